@@ -1,0 +1,96 @@
+"""Errors raised by simlab.
+
+Every error simlab raises on purpose is a :class:`SimlabError`. Each message names the
+file (or array) and says how to fix the input, so a user never has to read a traceback
+from deep inside OpenCV or Pillow.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SimlabError",
+    "ImageLoadError",
+    "ImageNotFoundError",
+    "EmptyImageFileError",
+    "NotAnImageError",
+    "TruncatedImageError",
+    "ImageTooSmallError",
+    "ImageTooLargeError",
+    "InvalidArrayError",
+    "SizeMismatchError",
+    "UnknownMethodError",
+    "InvalidParameterError",
+    "MethodUnavailableError",
+    "WeightsNotFoundError",
+]
+
+
+class SimlabError(Exception):
+    """Base class of every error simlab raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong and how to fix it.
+    path : str, optional
+        The file (or a description of the array) the error is about.
+    """
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class ImageLoadError(SimlabError):
+    """An image could not be turned into an RGB uint8 array."""
+
+
+class ImageNotFoundError(ImageLoadError, FileNotFoundError):
+    """The path does not exist or is not a file."""
+
+
+class EmptyImageFileError(ImageLoadError):
+    """The file is zero bytes long."""
+
+
+class NotAnImageError(ImageLoadError):
+    """The file exists but no image format could be recognised."""
+
+
+class TruncatedImageError(ImageLoadError):
+    """The file starts like an image but its data ends early or is corrupt."""
+
+
+class ImageTooSmallError(ImageLoadError):
+    """The image is smaller than the minimum side length simlab can analyse."""
+
+
+class ImageTooLargeError(ImageLoadError):
+    """The image has more pixels than the configured limit (a decompression-bomb guard)."""
+
+
+class InvalidArrayError(ImageLoadError, ValueError):
+    """A numpy array has a dtype or shape that is not an image."""
+
+
+class SizeMismatchError(SimlabError, ValueError):
+    """Two images must have the same size for this method and policy."""
+
+
+class UnknownMethodError(SimlabError, KeyError):
+    """No method is registered under that name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return Exception.__str__(self)
+
+
+class InvalidParameterError(SimlabError, ValueError):
+    """A method parameter is unknown or has a value out of range."""
+
+
+class MethodUnavailableError(SimlabError):
+    """A method cannot run here: a package or a model file is missing."""
+
+
+class WeightsNotFoundError(MethodUnavailableError):
+    """Deep-model weights are not available offline."""

@@ -1,0 +1,1 @@
+"""Built-in similarity methods, one module per family; importing one registers it."""
