@@ -1,0 +1,208 @@
+"""The ``simlab`` command: a thin layer over the Python API.
+
+Exit codes: 0 success, 2 bad input or usage (one line on stderr, no traceback),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from .errors import InvalidParameterError, SimlabError
+
+__all__ = ["main"]
+
+
+def _parse_settings(settings: Sequence[str], methods: Sequence[str]) -> dict[str, dict]:
+    """``--set KEY=VALUE`` / ``--set METHOD.KEY=VALUE`` -> per-method parameters.
+
+    A bare KEY applies to every selected method that has that parameter.
+    """
+    from .registry import get_method
+
+    per_method: dict[str, dict[str, Any]] = {}
+    for setting in settings:
+        key, sep, text = setting.partition("=")
+        if not sep or not key:
+            raise InvalidParameterError(f"--set expects KEY=VALUE, got {setting!r}")
+        target, dot, name = key.rpartition(".")
+        targets = [target] if dot else list(methods)
+        if dot and target not in methods:
+            raise InvalidParameterError(
+                f"--set {setting}: method {target!r} is not among --method "
+                f"{', '.join(methods)}")
+        applied = False
+        for method in targets:
+            spec = get_method(method)
+            param = next((p for p in spec.params if p.name == name), None)
+            if param is None:
+                if dot:
+                    spec.resolve({name: None})  # raises, listing the valid names
+                continue
+            per_method.setdefault(method, {})[name] = param.parse(text, method)
+            applied = True
+        if not applied:
+            raise InvalidParameterError(
+                f"--set {setting}: none of {', '.join(methods)} has a parameter {name!r}; "
+                "see `simlab methods`")
+    return per_method
+
+
+def _cmd_methods(args: argparse.Namespace) -> int:
+    from .registry import get_method, method_names
+
+    rows = []
+    for name in method_names():
+        spec = get_method(name)
+        rows.append({"method": name, "summary": spec.summary, "score": spec.score_doc,
+                     "available": spec.unavailable_reason() is None,
+                     "unavailable_reason": spec.unavailable_reason(),
+                     "parameters": [{"name": p.name, "default": p.default, "help": p.help,
+                                     **({"choices": list(p.choices)} if p.choices else {})}
+                                    for p in spec.params]})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        status = "" if row["available"] else "  [unavailable here]"
+        print(f"{row['method']}{status}\n    {row['summary']}\n    score: {row['score']}")
+        for p in row["parameters"]:
+            choices = f" (one of {', '.join(map(str, p['choices']))})" if "choices" in p else ""
+            print(f"    --set {p['name']}={p['default']}{choices}: {p['help']}")
+        if row["unavailable_reason"]:
+            print(f"    unavailable: {row['unavailable_reason']}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison import compare_all, resolve_methods
+    from .files import atomic_path, json_ready
+    from .io import load_image
+
+    methods = resolve_methods(args.method or ["all"])
+    params = _parse_settings(args.set or [], methods)
+    image_a = load_image(args.a, max_side=args.max_side)
+    image_b = load_image(args.b, max_side=args.max_side)
+    frame = compare_all(image_a, image_b, methods, params=params)
+    results = frame.attrs["results"]
+    skipped = [{"method": row.method, "reason": row.skipped}
+               for row in frame.itertuples() if isinstance(row.skipped, str)]
+    if args.draw:
+        import matplotlib
+        matplotlib.use("Agg")
+        from .plotting import plot_comparison
+
+        figure = plot_comparison(image_a, image_b, frame)
+        figure.suptitle(f"{args.a}  vs  {args.b}", fontsize="medium")
+        figure.tight_layout(rect=(0, 0, 1, 0.97))
+        with atomic_path(args.draw) as temporary:
+            figure.savefig(temporary, dpi=110, format=_image_format(args.draw))
+    if args.json:
+        payload = {"a": args.a, "b": args.b,
+                   "results": [result.to_dict() for result in results.values()],
+                   "skipped": skipped}
+        print(json.dumps(json_ready(payload), indent=2))
+        return 0
+    print(f"a: {args.a}\nb: {args.b}")
+    print(f"{'method':<10} {'score':>6} {'raw':>12} {'seconds':>8}  note")
+    for row in frame.itertuples():
+        if isinstance(row.skipped, str):
+            print(f"{row.method:<10} {'-':>6} {'-':>12} {'-':>8}  skipped: {row.skipped}")
+            continue
+        note = results[row.method].reason or ""
+        print(f"{row.method:<10} {row.score:>6.3f} {row.raw:>12.4g} {row.seconds:>8.3f}  {note}")
+    if args.draw:
+        print(f"figure: {args.draw}")
+    return 0
+
+
+def _image_format(path: str) -> str:
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else "png"
+    if suffix not in ("png", "jpg", "jpeg", "pdf", "svg"):
+        raise InvalidParameterError(f"--draw {path}: use a .png, .jpg, .pdf or .svg name")
+    return suffix
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_compare
+
+    if args.target != "compare":
+        raise InvalidParameterError(f"unknown benchmark {args.target!r}; try: compare")
+    frame = bench_compare(size=args.size, repeats=args.repeats,
+                          methods=args.method or None)
+    if args.json:
+        print(frame.to_json(orient="records", indent=2))
+    else:
+        print(frame.to_string(index=False))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    summary = run_demo(args.out, methods=args.method or None)
+    print(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``simlab`` command."""
+    parser = argparse.ArgumentParser(
+        prog="simlab", description="How similar are two images? Histograms, SSIM, SIFT, "
+        "RootSIFT, AKAZE, pHash and VGG16 behind one command.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    methods = sub.add_parser("methods", help="list methods with parameters and defaults")
+    methods.add_argument("--json", action="store_true", help="print JSON")
+    methods.set_defaults(func=_cmd_methods)
+
+    compare = sub.add_parser("compare", help="compare two images")
+    compare.add_argument("a", help="first image file")
+    compare.add_argument("b", help="second image file")
+    compare.add_argument("--method", action="append", metavar="NAME",
+                         help="method to run (repeatable); 'all' (default) runs every "
+                              "method that can run here")
+    compare.add_argument("--set", action="append", metavar="KEY=VALUE",
+                         help="method parameter, e.g. ratio=0.8 or sift.ratio=0.8")
+    compare.add_argument("--json", action="store_true", help="print JSON")
+    compare.add_argument("--draw", metavar="OUT.png", help="save a figure explaining each "
+                         "method's result")
+    compare.add_argument("--max-side", type=int, default=None, metavar="PX",
+                         help="shrink both images so the longest side is at most PX")
+    compare.set_defaults(func=_cmd_compare)
+
+    bench = sub.add_parser("bench", help="time the methods (a benchmark, not a test)")
+    bench.add_argument("target", choices=["compare"], help="what to benchmark")
+    bench.add_argument("--size", type=int, default=640, help="longest image side (px)")
+    bench.add_argument("--repeats", type=int, default=7, help="timed runs per method")
+    bench.add_argument("--method", action="append", metavar="NAME")
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(func=_cmd_bench)
+
+    demo = sub.add_parser("demo", help="run every method on the built-in teaching pairs "
+                          "and write a table and figures")
+    demo.add_argument("--out", default="reports/demo", help="output folder")
+    demo.add_argument("--method", action="append", metavar="NAME")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``simlab`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SimlabError as exc:
+        print(f"simlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("simlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
