@@ -57,9 +57,9 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     rows = []
     for name in method_names():
         spec = get_method(name)
+        reason = spec.unavailable_reason()
         rows.append({"method": name, "summary": spec.summary, "score": spec.score_doc,
-                     "available": spec.unavailable_reason() is None,
-                     "unavailable_reason": spec.unavailable_reason(),
+                     "available": reason is None, "unavailable_reason": reason,
                      "parameters": [{"name": p.name, "default": p.default, "help": p.help,
                                      **({"choices": list(p.choices)} if p.choices else {})}
                                     for p in spec.params]})

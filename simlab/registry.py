@@ -121,7 +121,8 @@ class Method:
     requires : tuple of str
         Importable modules the method needs.
     check_available : callable, optional
-        ``check_available(params) -> str | None``: a reason it cannot run, or None.
+        ``check_available(params)`` raises a MethodUnavailableError (or subclass) that
+        says why the method cannot run here and how to fix it.
     """
 
     name: str
@@ -131,7 +132,7 @@ class Method:
     score: Callable[[Features, Features, Mapping[str, Any]], Similarity]
     params: tuple[Param, ...] = ()
     requires: tuple[str, ...] = ()
-    check_available: Callable[[Mapping[str, Any]], str | None] | None = None
+    check_available: Callable[[Mapping[str, Any]], None] | None = None
     draws: str = field(default="pair")
 
     @property
@@ -158,23 +159,29 @@ class Method:
         """The parameters that change the features: the cache key of an extraction."""
         return tuple((p.name, params[p.name]) for p in self.params if p.extract)
 
-    def unavailable_reason(self, params: Mapping[str, Any] | None = None) -> str | None:
-        """Why this method cannot run here (missing package or model file), or None."""
+    def ensure_available(self, params: Mapping[str, Any] | None = None) -> None:
+        """Raise MethodUnavailableError (or a subclass) if the method cannot run here."""
         for module in self.requires:
             if importlib.util.find_spec(module) is None:
-                return f"needs the Python package {module!r}: pip install {module}"
+                raise MethodUnavailableError(
+                    f"method {self.name!r} needs the Python package {module!r}: "
+                    f"pip install {module}")
         if self.check_available is not None:
-            return self.check_available(self.resolve(params))
-        return None
+            self.check_available(self.resolve(params))
 
-    def ensure_available(self, params: Mapping[str, Any] | None = None) -> None:
-        """Raise MethodUnavailableError when :meth:`unavailable_reason` gives a reason."""
-        reason = self.unavailable_reason(params)
-        if reason:
-            raise MethodUnavailableError(f"method {self.name!r} cannot run: {reason}")
+    def unavailable_reason(self, params: Mapping[str, Any] | None = None) -> str | None:
+        """Why this method cannot run here (missing package or model file), or None."""
+        try:
+            self.ensure_available(params)
+        except MethodUnavailableError as exc:
+            return str(exc)
+        return None
 
 
 _REGISTRY: dict[str, Method] = {}
+# Listing order of the built-in methods (cheap global ones first), whatever order their
+# modules happen to be imported in; methods registered by users follow.
+_BUILTIN_ORDER = ("histogram", "ssim", "phash", "sift", "rootsift", "akaze", "vgg16")
 
 
 def register(method: Method) -> Method:
@@ -184,8 +191,7 @@ def register(method: Method) -> Method:
 
 
 def _load_builtin_methods() -> None:
-    # Importing the modules registers them, in this order (cheap global methods first);
-    # none of them imports TensorFlow at top level.
+    # Importing the modules registers them; none imports TensorFlow at top level.
     from .methods import histogram, ssim, phash, keypoints, akaze, deep  # noqa: F401
 
 
@@ -198,7 +204,8 @@ def method_names() -> list[str]:
     True
     """
     _load_builtin_methods()
-    return list(_REGISTRY)
+    rank = {name: i for i, name in enumerate(_BUILTIN_ORDER)}
+    return sorted(_REGISTRY, key=lambda name: rank.get(name, len(rank)))
 
 
 def get_method(name: str) -> Method:
@@ -219,7 +226,7 @@ def get_method(name: str) -> Method:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownMethodError(
-            f"unknown method {name!r}; try one of: {', '.join(_REGISTRY)}") from None
+            f"unknown method {name!r}; try one of: {', '.join(method_names())}") from None
 
 
 def available_methods() -> list[str]:

@@ -150,7 +150,7 @@ def text_overlay(image: np.ndarray, text: str = "simlab (c) 2026", *,
 
     Examples
     --------
-    >>> text_overlay(np.zeros((64, 64, 3), np.uint8)).max()
+    >>> int(text_overlay(np.zeros((64, 64, 3), np.uint8)).max())
     255
     """
     out = image.copy()

@@ -54,7 +54,8 @@ def resolve_weights(weights: str | None) -> str | None:
     Order: ``None`` -> random initialisation (for tests; scores are meaningless);
     a path -> that file; ``"imagenet"`` -> the file named by ``SIMLAB_VGG16_WEIGHTS`` if
     set, else Keras' cache ``$KERAS_HOME/models/vgg16_..._notop.h5``, else
-    ``"imagenet"`` (Keras then tries to download, which fails offline).
+    ``"imagenet"``, which the method refuses with instructions instead of letting Keras
+    try a download that fails offline.
 
     Examples
     --------
@@ -79,14 +80,10 @@ def resolve_weights(weights: str | None) -> str | None:
     return str(cached) if cached.is_file() else "imagenet"
 
 
-def _check_available(params: Mapping[str, Any]) -> str | None:
-    try:
-        resolved = resolve_weights(params.get("weights"))
-    except WeightsNotFoundError as exc:
-        return str(exc)
-    if resolved == "imagenet":
-        return f"VGG16 ImageNet weights are not available offline; {_how_to_provide()}"
-    return None
+def _check_available(params: Mapping[str, Any]) -> None:
+    if resolve_weights(params.get("weights")) == "imagenet":
+        raise WeightsNotFoundError(
+            f"VGG16 ImageNet weights are not available offline; {_how_to_provide()}")
 
 
 def _model(weights: str | None):

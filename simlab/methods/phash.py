@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 
+from ..errors import MethodUnavailableError
 from ..registry import Features, Method, register
 from ..results import Similarity
 
@@ -51,11 +52,11 @@ def compare_phash(features_a: Features, features_b: Features,
                        "hash_b": features_b["hash"].tobytes().hex()})
 
 
-def _check_img_hash(params: Mapping[str, Any]) -> str | None:
+def _check_img_hash(params: Mapping[str, Any]) -> None:
     if not hasattr(cv2, "img_hash"):
-        return ("this OpenCV build has no img_hash module; install "
-                "opencv-contrib-python-headless (not opencv-python)")
-    return None
+        raise MethodUnavailableError(
+            "this OpenCV build has no img_hash module; install "
+            "opencv-contrib-python-headless (not opencv-python)")
 
 
 register(Method(

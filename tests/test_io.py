@@ -1,0 +1,144 @@
+"""Image input: every accepted form gives RGB uint8; every bad input its named error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from simlab import errors, load_image, list_images
+from simlab.io import MIN_SIDE
+
+
+def test_grey_array_is_expanded_to_rgb():
+    grey = np.arange(64 * 48, dtype=np.uint32).reshape(64, 48) % 256
+    out = load_image(grey.astype(np.uint8))
+    assert out.shape == (64, 48, 3) and out.dtype == np.uint8
+    assert (out[..., 0] == out[..., 2]).all()
+
+
+def test_rgba_array_is_composited_on_white():
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:16, :, 3] = 255  # top half opaque red-ish, bottom half fully transparent
+    out = load_image(rgba)
+    assert out[0, 0].tolist() == [200, 0, 0]
+    assert out[-1, -1].tolist() == [255, 255, 255]
+
+
+def test_sixteen_bit_png_is_scaled(tmp_path):
+    path = tmp_path / "deep.png"
+    Image.fromarray(np.full((40, 40), 65535, np.uint16)).save(path)
+    out = load_image(path)
+    assert out.dtype == np.uint8 and int(out.max()) == 255
+
+
+def test_uint16_and_float_arrays_are_scaled():
+    assert int(load_image(np.full((20, 20), 65535, np.uint16)).max()) == 255
+    assert int(load_image(np.full((20, 20), 0.5, np.float32))[0, 0, 0]) == 128
+
+
+def test_alpha_png_file(tmp_path):
+    path = tmp_path / "alpha.png"
+    Image.fromarray(np.zeros((30, 30, 4), np.uint8)).save(path)  # fully transparent
+    assert load_image(path).min() == 255
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    wide = np.zeros((20, 60, 3), np.uint8)
+    image = Image.fromarray(wide)
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    path = tmp_path / "rotated.jpg"
+    image.save(path, exif=exif)
+    assert load_image(path).shape[:2] == (60, 20)
+
+
+def test_pil_image_and_path_types(tmp_path, original):
+    path = tmp_path / "x.png"
+    Image.fromarray(original).save(path)
+    from_str = load_image(str(path))
+    assert np.array_equal(from_str, load_image(path))
+    assert np.array_equal(from_str, load_image(Image.open(path)))
+    assert np.array_equal(from_str, original)
+
+
+def test_max_side_shrinks(original):
+    assert max(load_image(original, max_side=100).shape[:2]) == 100
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(errors.ImageNotFoundError, match="nope.png"):
+        load_image(tmp_path / "nope.png")
+
+
+def test_zero_byte_file(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(errors.EmptyImageFileError, match="empty.png.*0 bytes"):
+        load_image(path)
+
+
+def test_not_an_image(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("this is not a picture\n" * 20)
+    with pytest.raises(errors.NotAnImageError, match="notes.png"):
+        load_image(path)
+
+
+def test_truncated_image(tmp_path, original):
+    path = tmp_path / "cut.jpg"
+    Image.fromarray(original).save(path, quality=90)
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(errors.TruncatedImageError, match="cut.jpg.*truncated"):
+        load_image(path)
+
+
+def test_too_small(tmp_path):
+    path = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((8, 40, 3), np.uint8)).save(path)
+    with pytest.raises(errors.ImageTooSmallError, match=f"tiny.png.*{MIN_SIDE}"):
+        load_image(path)
+
+
+def test_too_large_is_refused_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(path)
+    with pytest.raises(errors.ImageTooLargeError, match="big.png.*max_pixels"):
+        load_image(path, max_pixels=100_000)
+    monkeypatch.setenv("SIMLAB_MAX_PIXELS", "1000")
+    with pytest.raises(errors.ImageTooLargeError):
+        load_image(path)
+    assert load_image(path, max_pixels=200_000).shape == (300, 400, 3)
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((20, 20, 2), np.uint8), "shape"),
+    (np.zeros((20,), np.uint8), "shape"),
+    (np.zeros((20, 20), np.complex64), "dtype"),
+    (np.full((20, 20), 3.0), r"\[0, 1\]"),
+    (np.full((20, 20), np.nan), "NaN"),
+])
+def test_bad_arrays(array, message):
+    with pytest.raises(errors.InvalidArrayError, match=message):
+        load_image(array)
+
+
+def test_unsupported_object():
+    with pytest.raises(errors.InvalidArrayError, match="list"):
+        load_image([[1, 2], [3, 4]])
+
+
+def test_errors_are_simlab_errors():
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.SimlabError)
+
+
+def test_list_images(tmp_path):
+    for name in ("b.jpg", "a.PNG", "sub/c.tif", ".hidden/d.png", "readme.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == \
+        ["a.PNG", "b.jpg", "sub/c.tif"]
+    with pytest.raises(errors.ImageNotFoundError):
+        list_images(tmp_path / "missing")
