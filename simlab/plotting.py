@@ -200,7 +200,8 @@ def plot_similarity(image_a: np.ndarray, image_b: np.ndarray, result: Similarity
     """The picture that explains ``result``, whatever its method.
 
     Matches for keypoint methods, the SSIM map for SSIM, histograms for histograms,
-    and the pair with its score for the global methods.
+    and the pair with its score for the global methods. ``kwargs`` go to
+    :func:`plot_matches` and are ignored by the other pictures.
     """
     from .registry import get_method
 
@@ -218,11 +219,12 @@ def plot_similarity(image_a: np.ndarray, image_b: np.ndarray, result: Similarity
 
 
 def plot_comparison(image_a: np.ndarray, image_b: np.ndarray, frame,
-                    *, columns: int = 3):
+                    *, columns: int = 3, **match_options: Any):
     """One panel per method of a :func:`simlab.compare_all` frame, plus the score bars.
 
     ``image_a``/``image_b`` must be the images the frame was computed on (after
     ``max_side``), since matches are drawn in their pixel coordinates.
+    ``match_options`` (``max_lines``, ``show_outliers``...) go to :func:`plot_matches`.
     """
     import matplotlib.pyplot as plt
 
@@ -235,7 +237,7 @@ def plot_comparison(image_a: np.ndarray, image_b: np.ndarray, frame,
     plot_scores(frame, ax=flat[0])
     flat[0].set_title("scores")
     for ax, (name, result) in zip(flat[1:], results.items()):
-        plot_similarity(image_a, image_b, result, ax=ax)
+        plot_similarity(image_a, image_b, result, ax=ax, **match_options)
     for ax in flat[panels:]:
         ax.axis("off")
     fig.tight_layout()

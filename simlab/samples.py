@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ["sample_image", "SAMPLE_NAMES", "crop", "jpeg", "downscale", "rotate",
+__all__ = ["quick_mode", "sample_image", "SAMPLE_NAMES", "crop", "jpeg", "downscale", "rotate",
            "hue_shift", "flip", "text_overlay", "brightness_contrast", "grayscale",
            "transform", "TRANSFORMS", "Pair", "teaching_pairs"]
 
@@ -25,6 +25,25 @@ __all__ = ["sample_image", "SAMPLE_NAMES", "crop", "jpeg", "downscale", "rotate"
 SAMPLE_NAMES = ("astronaut", "camera", "coffee", "chelsea", "coins", "moon", "retina",
                 "rocket", "immunohistochemistry", "hubble_deep_field", "cell", "cat",
                 "page", "text", "clock", "horse", "grass", "gravel", "brick")
+
+
+def quick_mode() -> bool:
+    """True when ``SIMLAB_QUICK`` is set (not "0"): notebooks and demos shrink their work.
+
+    The test suite sets it so that every notebook runs in seconds; reports leave it
+    unset for full-size results.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["SIMLAB_QUICK"] = "1"; quick_mode()
+    True
+    >>> del os.environ["SIMLAB_QUICK"]; quick_mode()
+    False
+    """
+    import os
+
+    return os.environ.get("SIMLAB_QUICK", "0") not in ("", "0")
 
 
 def sample_image(name: str = "astronaut", *, max_side: int | None = 512) -> np.ndarray:
