@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.simlab-installed
 
-.PHONY: setup test lab demo bench clean
+.PHONY: setup test lab demo report report-assets chromium bench clean
+ASSETS := build/widget-assets
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: $(STAMP)
 
@@ -15,8 +17,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-test: setup
-	$(BIN)/python -m pytest
+# Widget renderer and RequireJS for offline reports, from the npm registry.
+report-assets: $(ASSETS)/.installed
+$(ASSETS)/.installed:
+	npm install --silent --no-audit --no-fund --prefix $(ASSETS) \
+		@jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8
+	@touch $@
+
+# Debian's Chromium, for the test that opens the report in a real browser.
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+test: setup report-assets chromium
+	SIMLAB_WIDGET_ASSETS=$(ASSETS)/node_modules $(BIN)/python -m pytest
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
@@ -24,8 +38,11 @@ lab: setup
 demo: setup
 	$(BIN)/simlab demo --out reports/demo
 
+report: setup report-assets
+	$(BIN)/simlab report --out reports --assets $(ASSETS)/node_modules
+
 bench: setup
 	$(BIN)/simlab bench compare
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache
+	rm -rf $(VENV) reports build .pytest_cache

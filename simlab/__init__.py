@@ -31,3 +31,16 @@ __all__ = [
     "SimlabError",
 ]
 __version__ = "0.1.0"
+
+# Submodules with heavier imports (matplotlib, ipywidgets) load on first attribute access,
+# so `simlab.widgets.compare_ui()` works after a plain `import simlab`.
+_LAZY_SUBMODULES = ("plotting", "samples", "widgets", "robustness", "demo", "bench", "cli",
+                    "duplicates")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'simlab' has no attribute {name!r}")

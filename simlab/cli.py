@@ -95,9 +95,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         matplotlib.use("Agg")
         from .plotting import plot_comparison
 
-        figure = plot_comparison(image_a, image_b, frame)
-        figure.suptitle(f"{args.a}  vs  {args.b}", fontsize="medium")
-        figure.tight_layout(rect=(0, 0, 1, 0.97))
+        figure = plot_comparison(image_a, image_b, frame, title=f"{args.a}  vs  {args.b}")
         with atomic_path(args.draw) as temporary:
             figure.savefig(temporary, dpi=110, format=_image_format(args.draw))
     if args.json:
@@ -126,9 +124,37 @@ def _image_format(path: str) -> str:
     return suffix
 
 
+def _cmd_pairs(args: argparse.Namespace) -> int:
+    from .duplicates import find
+    from .pairs_report import pairs_payload, write_report
+
+    frame = find(args.dir, method=args.method, threshold=args.threshold,
+                 max_side=args.max_side, workers=args.workers)
+    table = write_report(frame, args.out, max_side=args.max_side)
+    if args.json:
+        print(json.dumps(pairs_payload(table), indent=2))
+        return 0
+    stats = frame.attrs["stats"]
+    print(f"{stats['images']} images, {stats['skipped']} skipped, {stats['candidates']} of "
+          f"{stats['pairs_possible']} pairs verified, {stats['flagged']} flagged "
+          f"({stats['seconds']['total']:.1f} s)")
+    for row in table.itertuples():
+        b = "(same image)" if row.a == row.b else row.b
+        print(f"{row.score:.2f}  {row.kind:<9} {row.inliers:>5} inliers  {row.a}  {b}")
+    for item in frame.attrs["skipped"]:
+        print(f"skipped: {item['path']}: {item['reason']}")
+    print(f"wrote {args.out}/pairs.csv, {args.out}/index.html and {len(table)} pictures")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_compare
 
+    if args.target == "pairs":
+        from .pairs_bench import bench_pairs_report
+
+        print(bench_pairs_report(repeats=args.repeats, methods=args.method, as_json=args.json))
+        return 0
     if args.target != "compare":
         raise InvalidParameterError(f"unknown benchmark {args.target!r}; try: compare")
     frame = bench_compare(size=args.size, repeats=args.repeats,
@@ -137,6 +163,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(frame.to_json(orient="records", indent=2))
     else:
         print(frame.to_string(index=False))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    runs = build_report(args.out, notebooks=args.notebooks, figures_dir=args.figures,
+                        assets=args.assets, quick=args.quick, timeout=args.timeout)
+    for run in runs:
+        print(f"{run.name:<32} {run.seconds:>7.1f} s  {args.out}/{run.page}")
+    print(f"index: {args.out}/index.html")
     return 0
 
 
@@ -174,13 +211,40 @@ def build_parser() -> argparse.ArgumentParser:
                          help="shrink both images so the longest side is at most PX")
     compare.set_defaults(func=_cmd_compare)
 
+    pairs = sub.add_parser("pairs", help="find duplicated images in a folder (rotated, "
+                           "mirrored, recoloured, cropped, copy-move) and draw the evidence")
+    pairs.add_argument("dir", help="folder of images (searched recursively)")
+    pairs.add_argument("--out", required=True, help="output folder: pairs.csv, skipped.csv, "
+                       "pictures/, index.html")
+    pairs.add_argument("--method", default="rootsift", choices=["rootsift", "sift"],
+                       help="local features (default rootsift)")
+    pairs.add_argument("--threshold", type=float, default=0.3,
+                       help="smallest score flagged, 0..1 (default 0.3)")
+    pairs.add_argument("--max-side", type=int, default=800, metavar="PX",
+                       help="shrink images to this longest side first (default 800)")
+    pairs.add_argument("--workers", type=int, default=2, help="threads (default 2)")
+    pairs.add_argument("--json", action="store_true", help="print JSON")
+    pairs.set_defaults(func=_cmd_pairs)
+
     bench = sub.add_parser("bench", help="time the methods (a benchmark, not a test)")
-    bench.add_argument("target", choices=["compare"], help="what to benchmark")
+    bench.add_argument("target", choices=["compare", "pairs"], help="what to benchmark")
     bench.add_argument("--size", type=int, default=640, help="longest image side (px)")
     bench.add_argument("--repeats", type=int, default=7, help="timed runs per method")
     bench.add_argument("--method", action="append", metavar="NAME")
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(func=_cmd_bench)
+
+    report = sub.add_parser("report", help="execute every notebook headless and write an "
+                            "HTML page each plus an index (widgets embedded, offline)")
+    report.add_argument("--out", default="reports", help="output folder")
+    report.add_argument("--notebooks", default="notebooks", help="folder of notebooks")
+    report.add_argument("--figures", default="figures", help="folder for key figure PNGs")
+    report.add_argument("--assets", default=None, help="node_modules folder with "
+                        "@jupyter-widgets/html-manager and requirejs (default "
+                        "$SIMLAB_WIDGET_ASSETS or build/widget-assets/node_modules)")
+    report.add_argument("--quick", action="store_true", help="small images (SIMLAB_QUICK=1)")
+    report.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    report.set_defaults(func=_cmd_report)
 
     demo = sub.add_parser("demo", help="run every method on the built-in teaching pairs "
                           "and write a table and figures")

@@ -86,8 +86,7 @@ def run_demo(out: str | Path, methods: Sequence[str] | None = None) -> str:
         plot_heatmap(table).savefig(temporary, dpi=110, format="png")
     plt.close("all")
     for name, (pair, frame) in frames.items():
-        figure = plot_comparison(pair.image_a, pair.image_b, frame)
-        figure.suptitle(f"original vs {name}")
+        figure = plot_comparison(pair.image_a, pair.image_b, frame, title=f"original vs {name}")
         with atomic_path(out / f"pair-{name.replace('/', '-').replace(' ', '-')}.png") as tmp:
             figure.savefig(tmp, dpi=80, format="png")
         plt.close(figure)

@@ -219,12 +219,22 @@ def plot_similarity(image_a: np.ndarray, image_b: np.ndarray, result: Similarity
 
 
 def plot_comparison(image_a: np.ndarray, image_b: np.ndarray, frame,
-                    *, columns: int = 3, **match_options: Any):
+                    *, columns: int = 3, title: str | None = None, **match_options: Any):
     """One panel per method of a :func:`simlab.compare_all` frame, plus the score bars.
 
     ``image_a``/``image_b`` must be the images the frame was computed on (after
     ``max_side``), since matches are drawn in their pixel coordinates.
     ``match_options`` (``max_lines``, ``show_outliers``...) go to :func:`plot_matches`.
+
+    Examples
+    --------
+    >>> import simlab
+    >>> from skimage import data
+    >>> a, b = data.camera(), data.camera()[40:, 40:]
+    >>> frame = simlab.compare_all(a, b, ["histogram", "sift"])
+    >>> fig = plot_comparison(simlab.load_image(a), simlab.load_image(b), frame, title="crop")
+    >>> len(fig.axes)
+    3
     """
     import matplotlib.pyplot as plt
 
@@ -239,6 +249,10 @@ def plot_comparison(image_a: np.ndarray, image_b: np.ndarray, frame,
     for ax, (name, result) in zip(flat[1:], results.items()):
         plot_similarity(image_a, image_b, result, ax=ax, **match_options)
     for ax in flat[panels:]:
-        ax.axis("off")
-    fig.tight_layout()
+        ax.remove()
+    if title:
+        fig.suptitle(title)
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
+    else:
+        fig.tight_layout()
     return fig

@@ -157,7 +157,7 @@ def compare_ui(pairs: dict | None = None, *, methods: Sequence[str] | None = Non
 
     pairs = pairs if pairs is not None else teaching_pairs(max_side=max_side)
     runnable = available_methods()
-    chosen = [m for m in (methods or DEFAULT_METHODS) if m in runnable]
+    chosen = [m for m in runnable if m in (methods or DEFAULT_METHODS)]
     slider = {"continuous_update": False, "style": {"description_width": "initial"}}
     controls = {
         "pair": widgets.Dropdown(options=list(pairs), description="pair"),
@@ -211,14 +211,15 @@ def compare_ui(pairs: dict | None = None, *, methods: Sequence[str] | None = Non
                            "gaussian": c["ssim_gaussian"].value,
                            "color": c["ssim_color"].value},
                   "sift": keypoint, "rootsift": keypoint, "akaze": keypoint}
-        names = list(c["methods"].value)
+        # Registry order, whatever order the boxes were ticked in.
+        names = [m for m in runnable if m in c["methods"].value]
         frame = compare_all(image_a, image_b, names,
                             params={m: p for m, p in params.items() if m in names})
         handle.frame = frame
         handle.figure = plot_comparison(image_a, image_b, frame, columns=columns,
+                                        title=f"pair: {label}",
                                         max_lines=c["matches_drawn"].value,
                                         show_outliers=c["show_outliers"].value)
-        handle.figure.suptitle(f"pair: {label}")
 
     output = widgets.Output()
     c = controls
@@ -271,7 +272,7 @@ def sweep_ui(image: np.ndarray | None = None, *, methods: Sequence[str] | None =
     from .samples import SAMPLE_NAMES, TRANSFORMS, sample_image
 
     runnable = available_methods()
-    chosen = [m for m in (methods or DEFAULT_METHODS) if m in runnable]
+    chosen = [m for m in runnable if m in (methods or DEFAULT_METHODS)]
     slider = {"continuous_update": False, "style": {"description_width": "initial"}}
     controls = {
         "image": widgets.Dropdown(options=["(given)"] if image is not None else
@@ -294,7 +295,7 @@ def sweep_ui(image: np.ndarray | None = None, *, methods: Sequence[str] | None =
         low, high = c["strength"].value
         strengths = np.round(np.linspace(low, high, c["steps"].value), 4)
         handle.frame = robustness_curve(original, c["kind"].value, strengths,
-                                        list(c["methods"].value))
+                                        [m for m in runnable if m in c["methods"].value])
         handle.figure = plot_robustness(handle.frame)
 
     output = widgets.Output()
