@@ -27,8 +27,8 @@ def bench_compare(*, size: int = 640, repeats: int = 7,
                   methods: Sequence[str] | None = None):
     """Median time per ``extract`` and per pair for each method on ``size``-px images.
 
-    The pair is the astronaut image against a cropped, JPEG-compressed copy of it. A
-    pair's time is two extractions plus the scoring. VGG16 runs with random weights
+    The pair is scikit-image's rocket photo (640x427 at the default size) against a
+    cropped, JPEG-compressed copy of it. A pair's time is two extractions plus scoring. VGG16 runs with random weights
     when ImageNet weights are absent: same network, same time, scores meaningless.
 
     Returns
@@ -48,7 +48,7 @@ def bench_compare(*, size: int = 640, repeats: int = 7,
     from .registry import get_method
     from .samples import crop, jpeg, sample_image
 
-    image_a = sample_image("astronaut", max_side=size)
+    image_a = sample_image("rocket", max_side=size)
     image_b = jpeg(crop(image_a, 0.8), 40)
     rows = []
     for name in resolve_methods(methods):
