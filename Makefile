@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.simlab-installed
 
-.PHONY: setup test lab demo report report-assets chromium bench clean
+.PHONY: setup test lab demo report report-assets chromium bench bench-data clean
 ASSETS := build/widget-assets
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -41,8 +41,16 @@ demo: setup
 report: setup report-assets
 	$(BIN)/simlab report --out reports --assets $(ASSETS)/node_modules
 
-bench: setup
+# Wallpapers and photo-derived textures from Debian: distractors for `bench search`.
+BENCH_PACKAGES := gnome-backgrounds lomiri-wallpapers-20.04 openarena-081-textures
+bench-data:
+	@dpkg -s $(BENCH_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_PACKAGES); }
+
+bench: setup bench-data
 	$(BIN)/simlab bench compare
+	$(BIN)/simlab bench pairs
+	$(BIN)/simlab bench search
 
 clean:
 	rm -rf $(VENV) reports build .pytest_cache

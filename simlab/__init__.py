@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 # Submodules with heavier imports (matplotlib, ipywidgets) load on first attribute access,
 # so `simlab.widgets.compare_ui()` works after a plain `import simlab`.
 _LAZY_SUBMODULES = ("plotting", "samples", "widgets", "robustness", "demo", "bench", "cli",
-                    "duplicates")
+                    "duplicates", "index")
 
 
 def __getattr__(name: str):

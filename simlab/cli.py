@@ -155,8 +155,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         print(bench_pairs_report(repeats=args.repeats, methods=args.method, as_json=args.json))
         return 0
-    if args.target != "compare":
-        raise InvalidParameterError(f"unknown benchmark {args.target!r}; try: compare")
+    if args.target == "search":
+        from .search_bench import bench_search_report
+
+        print(bench_search_report(methods=args.method, as_json=args.json, scale=args.scale))
+        return 0
     frame = bench_compare(size=args.size, repeats=args.repeats,
                           methods=args.method or None)
     if args.json:
@@ -226,12 +229,19 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--json", action="store_true", help="print JSON")
     pairs.set_defaults(func=_cmd_pairs)
 
+    from .index import add_index_parsers  # `simlab index` and `simlab search`
+
+    add_index_parsers(sub)
+
     bench = sub.add_parser("bench", help="time the methods (a benchmark, not a test)")
-    bench.add_argument("target", choices=["compare", "pairs"], help="what to benchmark")
+    bench.add_argument("target", choices=["compare", "pairs", "search"],
+                       help="what to benchmark")
     bench.add_argument("--size", type=int, default=640, help="longest image side (px)")
     bench.add_argument("--repeats", type=int, default=7, help="timed runs per method")
     bench.add_argument("--method", action="append", metavar="NAME")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--scale", type=int, default=None, metavar="N",
+                       help="search: also time an index of N images (synthetic fill)")
     bench.set_defaults(func=_cmd_bench)
 
     report = sub.add_parser("report", help="execute every notebook headless and write an "
