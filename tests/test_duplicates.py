@@ -1,0 +1,320 @@
+"""Duplicates in a folder: the API, the `simlab pairs` outputs, integrity cases, bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from simlab import duplicates, samples
+from simlab.cli import main
+from simlab.errors import InvalidParameterError
+from simlab.pairs_bench import synthetic_cells
+
+SIDE = 200  # small panels keep the file fast; every case below still has texture
+
+
+def save(folder: Path, name: str, image: np.ndarray) -> Path:
+    path = folder / name
+    Image.fromarray(image).save(path)
+    return path
+
+
+def write_bad_files(folder: Path) -> dict[str, Path]:
+    """The four ways a file in a figure folder can fail to be an image."""
+    good_jpeg = folder / "tmp.jpg"
+    Image.fromarray(samples.sample_image("coffee", max_side=64)).save(good_jpeg)
+    data = good_jpeg.read_bytes()
+    good_jpeg.unlink()
+    bad = {"empty": folder / "empty.png", "text": folder / "legend.png",
+           "truncated": folder / "cut.jpg", "tiny": folder / "tiny.png"}
+    bad["empty"].write_bytes(b"")
+    bad["text"].write_text("Figure 3: western blots\n")
+    bad["truncated"].write_bytes(data[: len(data) // 3])
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(bad["tiny"])
+    return bad
+
+
+@pytest.fixture(scope="module")
+def panel() -> np.ndarray:
+    return samples.sample_image("astronaut", max_side=SIDE)
+
+
+@pytest.fixture(scope="module")
+def figure_folder(tmp_path_factory, panel):
+    """A figure's panels: one reused mirrored, one rotated, one unrelated, bad files."""
+    folder = tmp_path_factory.mktemp("figure")
+    paths = {
+        "original": save(folder, "fig1_a.png", panel),
+        "mirrored": save(folder, "fig3_d.png", samples.flip(panel)),
+        "rotated": save(folder, "fig5_b.png", samples.rotate(panel, 90)),
+        "unrelated": save(folder, "fig2_c.png", samples.sample_image("coffee", max_side=SIDE)),
+        "grey": save(folder, "fig4_e.png", synthetic_cells(np.random.default_rng(3))),
+    }
+    return folder, paths, write_bad_files(folder)
+
+
+def pair_of(frame: pd.DataFrame, a: Path, b: Path) -> pd.Series:
+    wanted = {str(a), str(b)}
+    rows = frame[[{x, y} == wanted for x, y in zip(frame["a"], frame["b"])]]
+    assert len(rows) == 1, f"expected one row for {wanted}, got\n{frame[['a', 'b', 'kind']]}"
+    return rows.iloc[0]
+
+
+# --- the command line -----------------------------------------------------------------
+
+def test_pairs_cli_writes_csv_pictures_html_and_json(figure_folder, tmp_path, capsys):
+    folder, paths, bad = figure_folder
+    out = tmp_path / "report"
+    code = main(["pairs", str(folder), "--out", str(out), "--json"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload) == {"pairs", "skipped"}
+
+    # The three copies of one panel pair up with each other, and with nothing else.
+    related = {str(paths[k]) for k in ("original", "mirrored", "rotated")}
+    found = [{p["a"], p["b"]} for p in payload["pairs"]]
+    assert len(found) == 3 and all(pair <= related for pair in found)
+    for pair in payload["pairs"]:
+        assert {"a", "b", "score", "inliers", "transform"} <= set(pair)
+        assert 0.3 <= pair["score"] <= 1 and pair["inliers"] >= 8
+        assert {"rotation_degrees", "scale", "mirrored", "overlap_a",
+                "overlap_b"} <= set(pair["transform"])
+    by_pair = {frozenset((p["a"], p["b"])): p for p in payload["pairs"]}
+    mirrored = by_pair[frozenset((str(paths["original"]), str(paths["mirrored"])))]
+    assert mirrored["transform"]["mirrored"] is True and mirrored["kind"] == "mirror"
+    rotated = by_pair[frozenset((str(paths["original"]), str(paths["rotated"])))]
+    assert rotated["transform"]["mirrored"] is False and rotated["kind"] == "rotation"
+    assert abs(abs(rotated["transform"]["rotation_degrees"]) - 90) < 1
+
+    # Bad files are skipped and listed with a reason; the run completed anyway.
+    skipped = {item["path"]: item["reason"] for item in payload["skipped"]}
+    assert set(skipped) == {str(p) for p in bad.values()}
+    assert "empty" in skipped[str(bad["empty"])]
+    assert "not a recognised image format" in skipped[str(bad["text"])]
+    assert "truncated" in skipped[str(bad["truncated"])].lower()
+    assert "too small" in skipped[str(bad["tiny"])]
+
+    # pairs.csv has the same rows, in the same (most certain first) order.
+    table = pd.read_csv(out / "pairs.csv")
+    assert list(zip(table["a"], table["b"])) == [(p["a"], p["b"]) for p in payload["pairs"]]
+    assert list(table["score"]) == sorted(table["score"], reverse=True)
+    assert {"kind", "inliers", "rotation_degrees", "scale", "mirrored", "overlap_a",
+            "overlap_b", "picture"} <= set(table.columns)
+    # One PNG per flagged pair, named in the CSV and shown on the HTML page.
+    pictures = sorted((out / "pictures").iterdir())
+    assert [p.name for p in pictures] == sorted(table["picture"])
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
+    page = (out / "index.html").read_text()
+    assert all(f"pictures/{name}" in page for name in table["picture"])
+    assert all(str(path) in page for path in bad.values())
+    assert len(pd.read_csv(out / "skipped.csv")) == 4
+    # Atomic writes leave no temporary files behind.
+    assert not [p for p in out.rglob(".*")]
+
+
+def test_pairs_cli_table_and_bad_threshold(figure_folder, tmp_path, capsys):
+    folder, paths, _ = figure_folder
+    assert main(["pairs", str(folder), "--out", str(tmp_path / "r")]) == 0
+    text = capsys.readouterr().out
+    assert "3 flagged" in text and "mirror" in text and "skipped:" in text
+    code = main(["pairs", str(folder), "--out", str(tmp_path / "r2"), "--threshold", "2"])
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("simlab: error:") and "threshold" in error and "\n" not in error
+
+
+def test_picture_draws_only_inliers_and_outlines_the_region(figure_folder):
+    from simlab.pairs_report import draw_pair
+
+    _, paths, _ = figure_folder
+    a, b = duplicates.extract_features(np.asarray(Image.open(paths["original"]))), None
+    crop = samples.crop(np.asarray(Image.open(paths["original"])), 0.5)
+    b = duplicates.extract_features(crop)
+    match = duplicates.verify_pair(a, b)
+    picture = draw_pair(np.asarray(Image.open(paths["original"])), crop, match, max_lines=20)
+    green = np.all(picture == (50, 220, 50), axis=2).sum()
+    amber = np.all(picture == (255, 200, 0), axis=2).sum()
+    assert green > 0 and amber > 0  # inlier lines and the outlined overlap are drawn
+    none = duplicates.verify_pair(a, duplicates.extract_features(
+        samples.sample_image("coffee", max_side=SIDE)))
+    blank = draw_pair(np.asarray(Image.open(paths["original"])),
+                      samples.sample_image("coffee", max_side=SIDE), none)
+    assert not np.all(blank == (50, 220, 50), axis=2).any()  # no inliers, no lines
+
+
+# --- integrity cases --------------------------------------------------------------------
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_right_angle_rotations_are_found_with_their_angle(panel, degrees):
+    a = duplicates.extract_features(panel)
+    match = duplicates.verify_pair(a, duplicates.extract_features(samples.rotate(panel,
+                                                                                 degrees)))
+    assert match.kind == "rotation" and not match.mirrored and match.inliers > 50
+    # simlab reports angles in image coordinates (clockwise positive), as compare() does.
+    assert abs(((match.rotation_degrees + degrees) + 180) % 360 - 180) < 1
+    assert match.scale == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize("edit, rotation", [
+    (lambda im: samples.flip(im), 0.0),
+    (lambda im: samples.flip(im, "vertical"), 180.0),
+    (lambda im: samples.rotate(samples.flip(im), 90), -90.0),
+])
+def test_mirrored_copies_match_against_flipped_descriptors(panel, edit, rotation):
+    a = duplicates.extract_features(panel)
+    b = duplicates.extract_features(edit(panel))
+    plain = duplicates.verify_pair(a, b)
+    flipped = duplicates.verify_pair(a, b, mirrored=True)
+    assert flipped.inliers > 5 * max(plain.inliers, 1)  # the flipped match wins clearly
+    assert flipped.kind == "mirror" and flipped.mirrored
+    assert abs(((flipped.rotation_degrees - rotation) + 180) % 360 - 180) < 1
+
+
+def test_mirror_permutation_equals_extracting_on_the_flipped_image(panel):
+    import cv2
+
+    grey = cv2.cvtColor(panel, cv2.COLOR_RGB2GRAY)
+    sift = cv2.SIFT_create(nfeatures=300)
+    keypoints, descriptors = sift.detectAndCompute(grey, None)
+    width = grey.shape[1]
+    mirrored_keypoints = [cv2.KeyPoint(width - 1 - k.pt[0], k.pt[1], k.size,
+                                       (180 - k.angle) % 360, k.response, k.octave)
+                          for k in keypoints]
+    _, on_flipped = sift.compute(np.ascontiguousarray(grey[:, ::-1]), mirrored_keypoints)
+    permuted = duplicates.mirror_descriptors(descriptors)
+    error = np.linalg.norm(permuted - on_flipped, axis=1) / np.linalg.norm(on_flipped, axis=1)
+    unpermuted = np.linalg.norm(descriptors - on_flipped, axis=1) / np.linalg.norm(
+        on_flipped, axis=1)
+    assert np.median(error) < 0.2 < np.median(unpermuted)
+
+
+def test_contrast_and_colour_changes_and_a_crop(panel):
+    a = duplicates.extract_features(panel)
+    for edited in (samples.hue_shift(panel, 120), samples.grayscale(panel),
+                   samples.brightness_contrast(panel, 1.8, contrast=0.7)):
+        match = duplicates.verify_pair(a, duplicates.extract_features(edited))
+        assert match.kind == "copy" and match.inliers > 30
+        assert min(match.overlap_a, match.overlap_b) > 0.95
+    part = samples.crop(panel, 0.4, anchor="top-left")
+    match = duplicates.verify_pair(a, duplicates.extract_features(part))
+    assert match.kind == "crop" and match.inliers > 20
+    assert match.overlap_a == pytest.approx(0.4, abs=0.05)  # the crop covers 40 % of a
+    assert match.overlap_b == pytest.approx(1.0, abs=0.02)  # and all of itself
+    assert len(match.region_a) >= 4 and len(match.points_a) == len(match.points_b)
+
+
+def test_copy_move_inside_one_image_is_reported_as_a_pair(tmp_path, panel):
+    forged = panel.copy()
+    forged[120:190, 110:180] = panel[10:80, 20:90]
+    save(tmp_path, "forged.png", forged)
+    save(tmp_path, "clean.png", samples.sample_image("camera", max_side=SIDE))
+    frame = duplicates.find(tmp_path, progress=False)
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    assert row.a == row.b == str(tmp_path / "forged.png") and row.kind == "copy-move"
+    assert row.scale == pytest.approx(1.0, abs=0.05) and abs(row.rotation_degrees) < 2
+    match = frame.attrs["matches"][(row.a, row.b)]
+    shift = np.median(match.points_b - match.points_a, axis=0)
+    assert np.abs(np.abs(shift) - [90, 110]).max() < 3  # (110-20, 120-10) either way round
+    assert duplicates.find(tmp_path, progress=False, copy_move=False).empty
+
+
+def test_grey_low_texture_images_do_not_pair_up(tmp_path):
+    from skimage import data
+
+    cell = data.cell()
+    for seed in range(6):
+        save(tmp_path, f"cells_{seed}.png", synthetic_cells(np.random.default_rng(seed)))
+    for i in range(4):  # non-overlapping tiles of a real, grey, low-texture micrograph
+        save(tmp_path, f"cell_tile_{i}.png", cell[:264, 132 * i:132 * (i + 1)])
+    frame = duplicates.find(tmp_path, progress=False)
+    assert frame.empty, frame[["a", "b", "kind", "inliers", "inlier_ratio", "score"]]
+    # Even with the gates open, chance alignments stay far below them: RANSAC inliers
+    # must also turn and scale their keypoints as the transform does.
+    loose = duplicates.find(tmp_path, progress=False, threshold=0, min_inliers=0,
+                            min_inlier_ratio=0)
+    assert (loose["inliers"] < 8).all() and (loose["score"] < 0.3).all()
+
+
+# --- API contract -------------------------------------------------------------------------
+
+def test_find_frame_contract_and_feature_cache(figure_folder, monkeypatch):
+    folder, paths, _ = figure_folder
+    cache: dict = {}
+    frame = duplicates.find(folder, progress=False, features=cache)
+    assert list(frame.columns) == list(duplicates.COLUMNS)
+    assert list(frame["score"]) == sorted(frame["score"], reverse=True)
+    assert set(frame["kind"]) <= {"copy", "crop", "rotation", "mirror", "copy-move"}
+    assert set(frame.attrs["matches"]) == set(zip(frame["a"], frame["b"]))
+    stats = frame.attrs["stats"]
+    assert stats["images"] == 5 and stats["skipped"] == 4 and stats["flagged"] == len(frame)
+    assert stats["candidates"] <= 6 * stats["images"]
+    assert set(cache) == {str(p) for p in paths.values()}
+
+    # A second run with the same cache reads no image again (only the bad files are
+    # tried again) and finds the same pairs.
+    load = duplicates._load_and_extract
+
+    def only_uncached(path, *args, **kwargs):
+        assert str(path) not in cache, f"{path} was extracted again"
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(duplicates, "_load_and_extract", only_uncached)
+    again = duplicates.find(folder, progress=False, features=cache)
+    pd.testing.assert_frame_equal(again, frame)
+
+
+def test_features_save_as_npz_without_pickle(tmp_path, panel):
+    features = duplicates.extract_features(panel)
+    np.savez(tmp_path / "features.npz", **features)
+    with np.load(tmp_path / "features.npz", allow_pickle=False) as loaded:
+        restored = {key: loaded[key] for key in loaded.files}
+    assert set(restored) == set(features)
+    match = duplicates.verify_pair(restored, features)
+    assert match.kind == "copy" and match.inliers == match.matches
+
+
+def test_pruning_keeps_few_candidates_and_the_mirrored_one(panel):
+    others = ["camera", "coffee", "coins", "moon", "rocket", "chelsea"]
+    sets = [duplicates.extract_features(samples.sample_image(n, max_side=SIDE))["descriptors"]
+            for n in others]
+    sets.append(duplicates.extract_features(panel)["descriptors"])
+    sets.append(duplicates.extract_features(samples.flip(panel))["descriptors"])
+    candidates = duplicates.candidate_pairs(sets, neighbours=2)
+    assert len(candidates) <= 2 * len(sets)
+    assert candidates[0][:3] == (6, 7, True)  # the best candidate is the mirrored copy
+
+
+def test_bad_options_and_empty_input(tmp_path):
+    with pytest.raises(InvalidParameterError, match="rootsift"):
+        duplicates.find(tmp_path, method="akaze", progress=False)
+    with pytest.raises(InvalidParameterError, match="threshold"):
+        duplicates.find(tmp_path, threshold=1.5, progress=False)
+    frame = duplicates.find(tmp_path, progress=False)
+    assert frame.empty and list(frame.columns) == list(duplicates.COLUMNS)
+    assert frame.attrs["skipped"] == []
+    flat = duplicates.extract_features(np.full((64, 64, 3), 128, np.uint8))
+    assert len(flat["points"]) == 0
+    assert duplicates.verify_pair(flat, flat).kind == "none"
+    assert duplicates.find_copy_move(flat).kind == "none"
+
+
+def test_browse_pairs_slider_filters_by_threshold_and_draws_the_chosen_pair(figure_folder):
+    from simlab.pairs_report import browse_pairs
+
+    folder, paths, _ = figure_folder
+    frame = duplicates.find(folder, progress=False, threshold=0)
+    ui = browse_pairs(frame, threshold=0.3, rows=2)
+    assert len(ui.frame) == min(2, (frame["score"] >= 0.3).sum()) and ui.figure is not None
+    assert list(ui.frame.index) == [1, 2]  # ranks around the pair shown
+    ui.controls["rank"].value = 3
+    assert list(ui.frame.index) == [2, 3]
+    assert ui.figure.axes[0].get_title().count("|") == 1  # two file names in the title
+    ui.controls["threshold"].value = 1.0
+    assert len(ui.frame) == 0 and ui.figure is None
+    assert ui.updates == 3
