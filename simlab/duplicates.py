@@ -745,10 +745,10 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     progress : bool
         Show progress bars (tqdm; on stderr, or widgets in Jupyter).
     features : dict, optional
-        A cache, path -> :func:`extract_features` output (extracted with the same
-        options): images found there are not read again, and the features of the
-        others are added to it. Pass the same dict to a second call (another
-        threshold, say) to skip extraction.
+        A cache, path -> :func:`extract_features` output (of the same file, unchanged,
+        extracted with the same options): images found there are not read again, and
+        the features of the others are added to it. Pass the same dict to a second call
+        (another threshold, say) to skip extraction.
     seed : int
         Seeds the vocabulary sample, so runs are repeatable.
 
@@ -794,7 +794,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                    contrast_threshold=contrast_threshold, workers=workers,
                    progress=progress)
     started = time.perf_counter()
-    paths = [str(p) for p in list_images(folder_or_paths)]
+    paths = list(dict.fromkeys(str(p) for p in list_images(folder_or_paths)))  # no repeats
     known = features if features is not None else {}
     extracted, skipped = encode_folder([p for p in paths if p not in known], **options)
     known.update(extracted)

@@ -290,6 +290,17 @@ def test_pruning_keeps_few_candidates_and_the_mirrored_one(panel):
     assert candidates[0][:3] == (6, 7, True)  # the best candidate is the mirrored copy
 
 
+def test_a_list_of_paths_works_like_a_folder(figure_folder, tmp_path):
+    _, paths, _ = figure_folder
+    missing = tmp_path / "gone.png"
+    frame = duplicates.find([paths["original"], paths["mirrored"], missing,
+                             paths["original"]], progress=False)  # a repeat is read once
+    assert [(row.a, row.b, row.kind) for row in frame.itertuples()] == [
+        (str(paths["original"]), str(paths["mirrored"]), "mirror")]
+    assert frame.attrs["skipped"] == [{"path": str(missing), "reason": "no such file; "
+                                       "check the path and the working directory"}]
+
+
 def test_bad_options_and_empty_input(tmp_path):
     with pytest.raises(InvalidParameterError, match="rootsift"):
         duplicates.find(tmp_path, method="akaze", progress=False)
