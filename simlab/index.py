@@ -805,13 +805,19 @@ class Index:
         candidates = np.argsort(-cosines, kind="stable")[:max(int(shortlist), top)]
         inliers = np.zeros(len(cosines), np.int64)
         for i in candidates:
-            side = "_mirrored" if mirrored[i] else ""
-            if f"words{side}" not in query:
-                continue
-            found = verify_words(query[f"words{side}"], query[f"points{side}"],
-                                 self._features[i]["words"], self._features[i]["points"],
-                                 threshold=ransac_threshold)
-            inliers[i] = found["inliers"]
+            # The orientation with the higher cosine first; if geometry does not confirm
+            # it, the other one (word statistics can favour the wrong side).
+            sides = ["_mirrored", ""] if mirrored[i] else ["", "_mirrored"]
+            for side in sides:
+                if f"words{side}" not in query:
+                    continue
+                found = verify_words(query[f"words{side}"], query[f"points{side}"],
+                                     self._features[i]["words"], self._features[i]["points"],
+                                     threshold=ransac_threshold)
+                if found["inliers"] > inliers[i]:
+                    inliers[i], mirrored[i] = found["inliers"], side == "_mirrored"
+                if inliers[i] >= int(min_inliers):
+                    break
         verified = inliers >= int(min_inliers)
         # Verified images first (by inliers, cosine breaking ties), then the rest by cosine.
         key = np.where(verified, inliers + np.clip(cosines, 0, 0.999), np.clip(cosines, 0, 1))
