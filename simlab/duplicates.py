@@ -329,7 +329,8 @@ def candidate_pairs(descriptor_sets: Sequence[np.ndarray], *, neighbours: int = 
     (0, 1, True)
     """
     count = len(descriptor_sets)
-    if count < 2:
+    # Fewer than two images with keypoints (flat panels): nothing to learn words from.
+    if sum(len(d) > 0 for d in descriptor_sets) < 2:
         return []
     with _one_blas_thread():
         vocabulary = _vocabulary(descriptor_sets, seed=seed)

@@ -160,13 +160,16 @@ def read_image(source, max_side: int | None, *, upscale: bool = False
     """
     from PIL import Image
 
-    from .io import load_image, resize_longest_side
+    from .io import _check_pixels, _max_pixels, load_image, resize_longest_side
 
     array = None
     original_side = None
     if isinstance(source, (str, os.PathLike)) and max_side:
         try:
             with Image.open(source) as handle:
+                # The pixel limit before decoding, as load_image applies it.
+                _check_pixels(handle.width, handle.height, _max_pixels(None),
+                              os.fspath(source))
                 original_side = max(handle.size)
                 if handle.format == "JPEG":
                     handle.draft("RGB", (max_side, max_side))

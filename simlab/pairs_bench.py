@@ -505,7 +505,9 @@ def bench_pairs(*, images: int = 340, seed: int = 0, repeats: int = 3,
         for _ in range(max(1, int(repeats))):
             cache = {}  # a fresh cache: every run extracts every image
             start = time.perf_counter()
-            frame = find(root, method=method, progress=progress, features=cache)
+            # Only this set's files: the folder may hold files from another build.
+            frame = find(planted.images + planted.bad_files, method=method,
+                         progress=progress, features=cache)
             times.append(time.perf_counter() - start)
         stats = frame.attrs["stats"]
         table = evaluate(frame, planted.truth)

@@ -329,3 +329,13 @@ def test_browse_pairs_slider_filters_by_threshold_and_draws_the_chosen_pair(figu
     ui.controls["threshold"].value = 1.0
     assert len(ui.frame) == 0 and ui.figure is None
     assert ui.updates == 3
+
+
+def test_folder_of_flat_images_gives_no_pairs(tmp_path):
+    # No keypoints anywhere: nothing to compare, and no crash while learning words.
+    from PIL import Image
+
+    for i, level in enumerate((40, 120, 200)):
+        Image.fromarray(np.full((64, 64, 3), level, np.uint8)).save(tmp_path / f"{i}.png")
+    frame = duplicates.find(tmp_path, progress=False)
+    assert len(frame) == 0

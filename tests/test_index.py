@@ -301,3 +301,17 @@ def test_vgg16_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.delenv("SIMLAB_VGG16_WEIGHTS", raising=False)
     with pytest.raises(SimlabError, match="weights"):
         Index.new("vgg16")
+
+
+def test_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from simlab.index import read_image
+
+    path = tmp_path / "big.png"
+    Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(path)
+    monkeypatch.setenv("SIMLAB_MAX_PIXELS", "1000")
+    from simlab.errors import ImageTooLargeError
+
+    with pytest.raises(ImageTooLargeError, match="big.png"):
+        read_image(path, max_side=200)
