@@ -554,9 +554,7 @@ def verify_pair(features_a: Features, features_b: Features, *, mirrored: bool = 
     >>> match.kind, match.mirrored, match.inliers > 100, match.overlap_b > 0.99
     ('mirror', True, True, True)
     """
-    import cv2
-
-    from .methods.keypoints import match_descriptors
+    from .methods.keypoints import match_descriptors, verify_matches
 
     descriptors_b, points_b = features_b["descriptors"], features_b["points"]
     angles_b = features_b["angles"]
@@ -570,12 +568,11 @@ def verify_pair(features_a: Features, features_b: Features, *, mirrored: bool = 
         return _no_match(*names, len(pairs))
     source = features_a["points"][pairs[:, 0]]
     target = points_b[pairs[:, 1]]
-    matrix, mask = cv2.estimateAffinePartial2D(
-        source.reshape(-1, 1, 2), target.reshape(-1, 1, 2), method=cv2.RANSAC,
-        ransacReprojThreshold=ransac_threshold, maxIters=2000, confidence=0.995)
+    mask, matrix = verify_matches(source, target, model="similarity",
+                                  threshold=ransac_threshold, confidence=0.995)
     if matrix is None:
         return _no_match(*names, len(pairs))
-    mask = mask.ravel().astype(bool) & _consistent(
+    mask = mask & _consistent(
         matrix, features_a["angles"][pairs[:, 0]], angles_b[pairs[:, 1]],
         features_a["sizes"][pairs[:, 0]], features_b["sizes"][pairs[:, 1]])
     if mask.sum() < 2:  # nothing the similarity explains survives the checks
@@ -653,19 +650,20 @@ def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold:
     """
     import cv2
 
+    from .methods.keypoints import verify_matches
+
     pairs = _self_matches(features, ratio, min_offset)
     if len(pairs) < 3:
         return _no_match(name, name, len(pairs))
     points = features["points"]
     source = np.concatenate([points[pairs[:, 0]], points[pairs[:, 1]]])
     target = np.concatenate([points[pairs[:, 1]], points[pairs[:, 0]]])
-    matrix, mask = cv2.estimateAffinePartial2D(
-        source.reshape(-1, 1, 2), target.reshape(-1, 1, 2), method=cv2.RANSAC,
-        ransacReprojThreshold=ransac_threshold, maxIters=2000, confidence=0.995)
+    mask, matrix = verify_matches(source, target, model="similarity",
+                                  threshold=ransac_threshold, confidence=0.995)
     if matrix is None:
         return _no_match(name, name, len(pairs))
     order = np.concatenate([pairs, pairs[:, ::-1]])
-    mask = mask.ravel().astype(bool) & _consistent(
+    mask = mask & _consistent(
         matrix, features["angles"][order[:, 0]], features["angles"][order[:, 1]],
         features["sizes"][order[:, 0]], features["sizes"][order[:, 1]])
     # One direction per pair: a copy rotated by 180 degrees fits both ways round.

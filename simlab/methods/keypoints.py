@@ -142,7 +142,8 @@ def _describe_transform(matrix: np.ndarray) -> dict[str, Any]:
 
 
 def verify_matches(points_a: np.ndarray, points_b: np.ndarray, *, model: str = "homography",
-                   threshold: float = 5.0) -> tuple[np.ndarray, np.ndarray | None]:
+                   threshold: float = 5.0, confidence: float = 0.99
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
     """RANSAC: which matched point pairs one geometric transform explains.
 
     Parameters
@@ -154,6 +155,8 @@ def verify_matches(points_a: np.ndarray, points_b: np.ndarray, *, model: str = "
         (fewest chance inliers), "none" keeps every match.
     threshold : float
         Maximum reprojection error of an inlier, in pixels.
+    confidence : float
+        RANSAC's required probability of having drawn one all-inlier sample.
 
     Returns
     -------
@@ -177,13 +180,16 @@ def verify_matches(points_a: np.ndarray, points_b: np.ndarray, *, model: str = "
     src = points_a.reshape(-1, 1, 2).astype(np.float32)
     dst = points_b.reshape(-1, 1, 2).astype(np.float32)
     if model == "homography":
-        matrix, mask = cv2.findHomography(src, dst, cv2.RANSAC, threshold, maxIters=2000)
+        matrix, mask = cv2.findHomography(src, dst, cv2.RANSAC, threshold, maxIters=2000,
+                                          confidence=confidence)
     elif model == "similarity":
         matrix, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
-                                                   ransacReprojThreshold=threshold)
+                                                   ransacReprojThreshold=threshold,
+                                                   maxIters=2000, confidence=confidence)
     else:
         matrix, mask = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC,
-                                            ransacReprojThreshold=threshold)
+                                            ransacReprojThreshold=threshold,
+                                            maxIters=2000, confidence=confidence)
     if matrix is None or mask is None:
         return np.zeros(count, bool), None
     return mask.ravel().astype(bool), matrix
