@@ -116,3 +116,20 @@ def test_bench_compare_runs(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["method"] for r in rows] == ["phash", "sift"]
     assert all(r["pair_ms"] > 0 for r in rows)
+
+
+def test_demo_writes_table_and_figures(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--method", "phash", "--method", "sift"]) == 0
+    import pandas as pd
+
+    table = pd.read_csv(out / "scores.csv")
+    assert set(table["method"]) == {"phash", "sift"}
+    identical = table[(table["pair"] == "identical")].set_index("method")["score"]
+    assert (identical == 1.0).all()
+    unrelated = table[(table["pair"] == "unrelated")].set_index("method")["score"]
+    assert unrelated["sift"] < 0.1
+    assert json.loads((out / "scores.json").read_text())[0]["pair"] == "identical"
+    assert (out / "heatmap.png").stat().st_size > 0
+    assert len(list(out.glob("pair-*.png"))) == 10
+    assert "wrote" in capsys.readouterr().out
