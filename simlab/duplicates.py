@@ -118,7 +118,7 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
     """
     import cv2
 
-    from .methods.keypoints import keypoint_arrays
+    from .methods.keypoints import keypoint_arrays, root_descriptors
 
     if method not in METHODS:
         raise InvalidParameterError(
@@ -133,11 +133,8 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
                            contrastThreshold=float(contrast_threshold))
     keypoints, descriptors = sift.detectAndCompute(grey, None)
     features = keypoint_arrays(image.shape, keypoints, descriptors, 128, np.float32)
-    if method == "rootsift" and len(features["descriptors"]):
-        # RootSIFT exactly as simlab.methods.keypoints.rootsift_features computes it.
-        found = features["descriptors"]
-        found = found / (np.abs(found).sum(axis=1, keepdims=True) + 1e-7)
-        features["descriptors"] = np.sqrt(found).astype(np.float32)
+    if method == "rootsift":
+        features["descriptors"] = root_descriptors(features["descriptors"])
     features["scale"] = np.array(scale, np.float64)
     return features
 
@@ -192,9 +189,7 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
         try:
             return path, _load_and_extract(Path(path), max_side, options), None
         except SimlabError as exc:
-            reason = str(exc)
-            prefix = f"{path}: "
-            return path, None, reason[len(prefix):] if reason.startswith(prefix) else reason
+            return path, None, exc.reason_for(path)
 
     with ThreadPoolExecutor(max(1, int(workers))) as pool:
         results = pool.map(work, paths)

@@ -38,7 +38,20 @@ class SimlabError(Exception):
 
     def __init__(self, message: str, path: str | None = None):
         self.path = path
+        self.message = message
         super().__init__(f"{path}: {message}" if path else message)
+
+    def reason_for(self, path: str) -> str:
+        """The message without the ``path:`` prefix when it is about ``path``.
+
+        Examples
+        --------
+        >>> SimlabError("empty", "a.png").reason_for("a.png")
+        'empty'
+        >>> SimlabError("empty", "a.png").reason_for("b.png")
+        'a.png: empty'
+        """
+        return self.message if self.path == path else str(self)
 
 
 class ImageLoadError(SimlabError):

@@ -260,12 +260,6 @@ def _stat(path: str) -> dict[str, int] | None:
     return {"size": int(info.st_size), "mtime_ns": int(info.st_mtime_ns)}
 
 
-def _reason(exc: SimlabError, path: str) -> str:
-    text = str(exc)
-    prefix = f"{path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
-
-
 # ---------------------------------------------------------------------------------------
 # The index
 
@@ -441,7 +435,7 @@ class Index:
             try:
                 return path, stat, _extract(path, self.method, self.options, vocabulary), None
             except SimlabError as exc:
-                return path, stat, None, _reason(exc, path)
+                return path, stat, None, exc.reason_for(path)
         return work
 
     def _extract_many(self, todo, *, workers: int, progress: bool, desc: str = "indexing"):

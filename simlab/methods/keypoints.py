@@ -18,7 +18,7 @@ import numpy as np
 from ..registry import Features, Method, Param, register
 from ..results import Similarity
 
-__all__ = ["keypoint_arrays", "sift_features", "rootsift_features", "match_descriptors",
+__all__ = ["keypoint_arrays", "sift_features", "root_descriptors", "rootsift_features", "match_descriptors",
            "verify_matches", "compare_keypoints", "GEOMETRIC_MODELS", "KEYPOINT_PARAMS"]
 
 #: Transform RANSAC fits to the ratio-test matches ("none" skips verification).
@@ -65,6 +65,20 @@ def sift_features(image: np.ndarray, params: Mapping[str, Any]) -> Features:
     return keypoint_arrays(image.shape, keypoints, descriptors, 128, np.float32)
 
 
+def root_descriptors(descriptors: np.ndarray) -> np.ndarray:
+    """RootSIFT: L1-normalise each SIFT descriptor, then take the square root.
+
+    Examples
+    --------
+    >>> [round(float(v), 3) for v in root_descriptors(np.array([[1.0, 3.0]], np.float32))[0]]
+    [0.5, 0.866]
+    """
+    if not len(descriptors):
+        return descriptors
+    normalised = descriptors / (np.abs(descriptors).sum(axis=1, keepdims=True) + 1e-7)
+    return np.sqrt(normalised).astype(np.float32)
+
+
 def rootsift_features(image: np.ndarray, params: Mapping[str, Any]) -> Features:
     """SIFT with RootSIFT descriptors (Arandjelović & Zisserman 2012).
 
@@ -80,10 +94,7 @@ def rootsift_features(image: np.ndarray, params: Mapping[str, Any]) -> Features:
     True
     """
     features = sift_features(image, params)
-    descriptors = features["descriptors"]
-    if len(descriptors):
-        descriptors = descriptors / (np.abs(descriptors).sum(axis=1, keepdims=True) + 1e-7)
-        features["descriptors"] = np.sqrt(descriptors).astype(np.float32)
+    features["descriptors"] = root_descriptors(features["descriptors"])
     return features
 
 
