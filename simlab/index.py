@@ -21,6 +21,13 @@ What retrieval research does instead (Sivic & Zisserman 2003; Philbin et al. 200
 5. **Mirrors.** The query's descriptors are mirrored by a fixed permutation
    (:func:`simlab.duplicates.mirror_descriptors`), so flipped copies are found without
    a second extraction.
+6. **A global fallback** (``"bow-verify"``): flat, dark or smooth images (skies,
+   gradients, plaster) have few keypoints, and a query at JPEG quality 10 or a quarter of
+   the size may keep too few of them to verify. Images that no geometry confirms are
+   ranked by reciprocal-rank fusion (Cormack et al. 2009) of three independent rankings:
+   the bag-of-words cosine, the pHash distance (survives JPEG, shrinking, gamma, grey)
+   and the colour-histogram similarity (survives crops and small rotations). Each
+   method fails on different edits, and a rank fusion needs no score calibration.
 
 Global descriptors (``"phash"``, ``"histogram"``, ``"vgg16"``) are searched exactly with
 numpy for comparison, and ``"seed004"`` reproduces the seed's program as a baseline.
@@ -61,22 +68,24 @@ from typing import Any, Iterable, NamedTuple
 import numpy as np
 
 from .errors import InvalidParameterError, SimlabError, UnknownMethodError
+from .io import load_scaled
 
 __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
            "FORMAT_VERSION", "IndexError_", "IndexNotFoundError", "CorruptIndexError",
-           "ForeignIndexError", "IndexVersionError", "read_image", "add_index_parsers"]
+           "ForeignIndexError", "IndexVersionError", "add_index_parsers"]
 
 #: ``format`` field of ``index.json``: what tells a simlab index from any other folder.
 FORMAT = "simlab-index"
 #: Bumped whenever the layout of the files changes; other versions are refused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "index.json"
 
 #: Index methods and what they store. ``bow-verify`` is the default (see the benchmark
 #: table in the module documentation of :mod:`simlab.search_bench`).
 METHODS = {
     "bow-verify": "RootSIFT bag of visual words (tf-idf, inverted file, cosine), shortlist "
-                  "re-ranked by RANSAC-verified same-word correspondences; flips handled",
+                  "re-ranked by RANSAC-verified same-word correspondences, unverified images "
+                  "by rank fusion with pHash and colour histogram; flips handled",
     "bow": "RootSIFT bag of visual words: ~20k-word k-means tree, tf-idf, inverted file, "
            "cosine; flips handled",
     "phash": "64-bit perceptual hash, exact Hamming search; flips handled",
@@ -87,6 +96,9 @@ METHODS = {
 }
 DEFAULT_METHOD = "bow-verify"
 _WORD_METHODS = ("bow-verify", "bow", "seed004")
+#: Reciprocal-rank fusion constant (Cormack et al. 2009's k = 60): a higher k flattens
+#: the difference between the first ranks.
+FUSION_K = 60
 
 #: Defaults of the options stored with an index (they change the stored features).
 _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
@@ -139,61 +151,6 @@ class SearchHit(NamedTuple):
 # ---------------------------------------------------------------------------------------
 # Reading and extracting
 
-def read_image(source, max_side: int | None, *, upscale: bool = False
-               ) -> tuple[np.ndarray, float]:
-    """Load an image shrunk to ``max_side`` and the scale applied (extracted / original).
-
-    With ``upscale=True`` smaller images are enlarged to ``max_side`` too, so that a
-    shrunk copy and its source are described at the same size (keypoint methods find
-    many more matching keypoints that way).
-
-    JPEG files are decoded at reduced size directly (libjpeg's DCT scaling, PIL's
-    ``draft``), which is several times faster than decoding a large photo and shrinking
-    it. Anything that fails goes through :func:`simlab.load_image`, which raises the
-    named error (empty file, not an image, truncated...).
-
-    Examples
-    --------
-    >>> image, scale = read_image(np.zeros((100, 400, 3), np.uint8), 200)
-    >>> image.shape, scale
-    ((50, 200, 3), 0.5)
-    """
-    from PIL import Image
-
-    from .io import _check_pixels, _max_pixels, load_image, resize_longest_side
-
-    array = None
-    original_side = None
-    if isinstance(source, (str, os.PathLike)) and max_side:
-        try:
-            with Image.open(source) as handle:
-                # The pixel limit before decoding, as load_image applies it.
-                _check_pixels(handle.width, handle.height, _max_pixels(None),
-                              os.fspath(source))
-                original_side = max(handle.size)
-                if handle.format == "JPEG":
-                    handle.draft("RGB", (max_side, max_side))
-                handle.load()
-                array = load_image(handle, name=os.fspath(source))
-        except SimlabError:
-            raise
-        except Exception:  # let load_image name the problem precisely
-            array, original_side = None, None
-    if array is None:
-        array = load_image(source)
-        original_side = max(array.shape[:2])
-    if max_side:
-        array = resize_longest_side(array, int(max_side))
-        longest = max(array.shape[:2])
-        if upscale and longest < max_side:
-            import cv2
-
-            factor = max_side / longest
-            size = (round(array.shape[1] * factor), round(array.shape[0] * factor))
-            array = cv2.resize(array, size, interpolation=cv2.INTER_CUBIC)
-    return array, max(array.shape[:2]) / float(original_side)
-
-
 def _local_features(image: np.ndarray, method: str, options: dict) -> dict[str, np.ndarray]:
     import cv2
 
@@ -235,9 +192,16 @@ def _global_features(image: np.ndarray, method: str, options: dict) -> dict[str,
     return {"vector": vgg16_features(image, {"weights": options["weights"]})["vector"]}
 
 
+def _fallback_features(image: np.ndarray) -> dict[str, np.ndarray]:
+    """pHash (plain and mirrored) and colour histogram: ``bow-verify``'s global fallback."""
+    found = _global_features(image, "phash", {})
+    found["vector"] = _global_features(image, "histogram", {"bins": 8})["vector"]
+    return found
+
+
 def _extract(source, method: str, options: dict, vocabulary) -> dict[str, np.ndarray]:
     """Features of one image as the index stores them (words need ``vocabulary``)."""
-    image, scale = read_image(source, options["max_side"],
+    image, scale = load_scaled(source, options["max_side"],
                               upscale=bool(options.get("upscale", False)))
     if method in _WORD_METHODS:
         found = _local_features(image, method, options)
@@ -245,6 +209,8 @@ def _extract(source, method: str, options: dict, vocabulary) -> dict[str, np.nda
         found["shape"] = np.array(image.shape[:2], np.int32)
         if vocabulary is not None:
             found["words"] = vocabulary.assign(found.pop("descriptors"))
+        if method == "bow-verify":
+            found.update(_fallback_features(image))
         return found
     found = _global_features(image, method, options)
     found["scale"] = np.array(scale, np.float32)
@@ -441,7 +407,10 @@ class Index:
     def _extract_many(self, todo, *, workers: int, progress: bool, desc: str = "indexing"):
         from tqdm.auto import tqdm
 
-        with ThreadPoolExecutor(max(1, int(workers))) as pool:
+        from .vocabulary import one_blas_thread
+
+        # The threads are the parallelism; BLAS threads on top only contend with them.
+        with one_blas_thread(), ThreadPoolExecutor(max(1, int(workers))) as pool:
             return list(tqdm(pool.map(self._work(self.vocabulary), todo), total=len(todo),
                              desc=desc, unit="image", disable=not progress))
 
@@ -495,16 +464,26 @@ class Index:
                 arrays["points"] = (np.concatenate(points) if points
                                     else np.zeros((0, 2))).astype(np.float16)
             arrays.update(self.vocabulary.to_arrays())
+            if self.method == "bow-verify":
+                arrays.update(self._hash_arrays())
+                # float16: histogram cosines need 3 digits, and it halves the file.
+                arrays["vectors"] = self._vector_array().astype(np.float16)
         elif self.method == "phash":
-            arrays["hashes"] = np.array([f["hash"] for f in self._features],
-                                        np.uint8).reshape(count, 8)
-            arrays["hashes_mirrored"] = np.array([f["hash_mirrored"] for f in self._features],
-                                                 np.uint8).reshape(count, 8)
+            arrays.update(self._hash_arrays())
         else:
-            width = len(self._features[0]["vector"]) if count else 0
-            arrays["vectors"] = np.array([f["vector"] for f in self._features],
-                                         np.float32).reshape(count, width)
+            arrays["vectors"] = self._vector_array()
         return arrays
+
+    def _hash_arrays(self) -> dict[str, np.ndarray]:
+        count = len(self._features)
+        return {key + "es" + side: np.array([f[key + side] for f in self._features],
+                                            np.uint8).reshape(count, 8)
+                for key in ("hash",) for side in ("", "_mirrored")}
+
+    def _vector_array(self) -> np.ndarray:
+        count = len(self._features)
+        width = len(self._features[0]["vector"]) if count else 0
+        return np.array([f["vector"] for f in self._features], np.float32).reshape(count, width)
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index directory atomically (arrays first, ``index.json`` last).
@@ -634,12 +613,15 @@ class Index:
                 features[i]["words"] = words[part]
                 if points is not None:
                     features[i]["points"] = points[part].astype(np.float32)
-        elif self.method == "phash":
-            for i in range(count):
-                features[i]["hash"] = arrays["hashes"][i]
-                features[i]["hash_mirrored"] = arrays["hashes_mirrored"][i]
-        else:
-            vectors = arrays["vectors"]
+        if self.method in ("phash", "bow-verify"):
+            for key in ("hash", "hash_mirrored"):
+                stored = arrays[key.replace("hash", "hashes")]
+                if len(stored) != count:
+                    raise ValueError(f"{len(stored)} hashes stored, {count} listed")
+                for i in range(count):
+                    features[i][key] = stored[i]
+        if self.method not in ("phash", "bow", "seed004"):
+            vectors = arrays["vectors"].astype(np.float32)
             if len(vectors) != count:
                 raise ValueError(f"{len(vectors)} vectors stored, {count} listed")
             for i in range(count):
@@ -679,13 +661,12 @@ class Index:
                 norms[norms == 0] = 1.0
                 prepared["idf"] = idf
                 prepared["inverted"] = (sparse.diags(1.0 / norms) @ weighted).tocsc()
-        elif self.method == "phash":
+        if self.method in ("phash", "bow-verify"):
             prepared["bits"] = np.unpackbits(
                 np.array([f["hash"] for f in self._features], np.uint8).reshape(count, 8),
                 axis=1).astype(bool)
-        else:
-            prepared["vectors"] = np.array([f["vector"] for f in self._features],
-                                           np.float32).reshape(count, -1)
+        if self.method not in ("phash", "bow", "seed004"):
+            prepared["vectors"] = self._vector_array()
         self._search = prepared
         return prepared
 
@@ -741,7 +722,8 @@ class Index:
         list of SearchHit
             ``(path, score, details)``. Scores: ``bow`` the tf-idf cosine; ``bow-verify``
             ``inliers / (inliers + 10)`` for verified images (10 inliers -> 0.5), else
-            the cosine scaled into [0, 0.1); ``phash`` ``1 - hamming / 64``;
+            the rank-fusion score scaled into [0, 0.1) (see the module documentation);
+            ``phash`` ``1 - hamming / 64``;
             ``histogram``/``vgg16`` the cosine; ``seed004`` ``1 - L2 / sqrt(2)``.
         """
         if top < 1:
@@ -750,13 +732,16 @@ class Index:
         if count == 0:
             return []
         prepared = self._prepare()
-        image, scale = read_image(query, self.options["max_side"],
+        image, scale = load_scaled(query, self.options["max_side"],
                                   upscale=bool(self.options.get("upscale", False)))
         top = min(int(top), count)
         if self.method in ("bow", "bow-verify"):
-            return self._search_words(image, scale, prepared, top=top, shortlist=shortlist,
-                                      min_inliers=min_inliers, mirror=mirror,
-                                      ransac_threshold=ransac_threshold)
+            from .vocabulary import one_blas_thread
+
+            with one_blas_thread():  # many small products (see one_blas_thread)
+                return self._search_words(image, scale, prepared, top=top,
+                                          shortlist=shortlist, min_inliers=min_inliers,
+                                          mirror=mirror, ransac_threshold=ransac_threshold)
         if self.method == "seed004":
             query_words = self._query_words(image)["words"]
             histogram = np.bincount(query_words, minlength=self.vocabulary.words) \
@@ -799,7 +784,7 @@ class Index:
             return [SearchHit(self.files[i]["path"], float(np.clip(cosines[i], 0, 1)),
                               {"cosine": float(cosines[i]), "mirrored": bool(mirrored[i])})
                     for i in order]
-        candidates = np.argsort(-cosines, kind="stable")[:max(int(shortlist), top)]
+        candidates = np.argsort(-cosines, kind="stable")[:max(0, int(shortlist))]
         inliers = np.zeros(len(cosines), np.int64)
         for i in candidates:
             # The orientation with the higher cosine first; if geometry does not confirm
@@ -810,26 +795,48 @@ class Index:
                     continue
                 found = verify_words(query[f"words{side}"], query[f"points{side}"],
                                      self._features[i]["words"], self._features[i]["points"],
-                                     threshold=ransac_threshold)
+                                     threshold=ransac_threshold, min_inliers=min_inliers)
                 if found["inliers"] > inliers[i]:
                     inliers[i], mirrored[i] = found["inliers"], side == "_mirrored"
                 if inliers[i] >= int(min_inliers):
                     break
         verified = inliers >= int(min_inliers)
-        # Verified images first (by inliers, cosine breaking ties), then the rest by cosine.
-        key = np.where(verified, inliers + np.clip(cosines, 0, 0.999), np.clip(cosines, 0, 1))
+        fallback = self._fallback(image, cosines, prepared)
+        # Verified images first (by inliers, cosine breaking ties), then the rest by the
+        # rank fusion of cosine, pHash and histogram.
+        key = np.where(verified, inliers + np.clip(cosines, 0, 0.999), fallback["fused"])
         order = np.lexsort((-key, ~verified))[:top]
         hits = []
         for i in order:
             if verified[i]:
                 score = inliers[i] / (inliers[i] + 10.0)
-            else:
-                score = 0.1 * float(np.clip(cosines[i], 0, 0.999))
+            else:  # below 0.1, so below any verified image's (>= 0.44 at 8 inliers)
+                score = 0.099 * min(1.0, float(fallback["fused"][i]) / fallback["best"])
             hits.append(SearchHit(self.files[i]["path"], float(score),
                                   {"inliers": int(inliers[i]), "verified": bool(verified[i]),
                                    "cosine": float(cosines[i]),
+                                   "hamming_distance": int(fallback["hamming"][i]),
+                                   "histogram": float(fallback["histogram"][i]),
                                    "mirrored": bool(mirrored[i])}))
         return hits
+
+    def _fallback(self, image: np.ndarray, cosines: np.ndarray, prepared: dict
+                  ) -> dict[str, Any]:
+        """Reciprocal-rank fusion of the bag-of-words cosine, the pHash distance (the
+        better orientation) and the histogram similarity, for the images geometry does
+        not confirm: ``sum(1 / (FUSION_K + rank))`` over the three rankings."""
+        query = _fallback_features(image)
+        bits = prepared["bits"]
+        hamming = np.minimum((bits != np.unpackbits(query["hash"])).sum(axis=1),
+                             (bits != np.unpackbits(query["hash_mirrored"])).sum(axis=1))
+        histogram = prepared["vectors"] @ query["vector"]
+        fused = np.zeros(len(cosines), np.float64)
+        for similarity in (cosines, -hamming.astype(np.float32), histogram):
+            ranks = np.empty(len(similarity), np.int64)
+            ranks[np.argsort(-similarity, kind="stable")] = np.arange(len(similarity))
+            fused += 1.0 / (FUSION_K + ranks)
+        return {"fused": fused, "best": 3.0 / FUSION_K, "hamming": hamming,
+                "histogram": histogram}
 
     def matches(self, query, path: str | os.PathLike, *, ransac_threshold: float = 6.0,
                 mirror: bool = True):
@@ -848,7 +855,7 @@ class Index:
         position = next((i for i, e in enumerate(self.files) if e["path"] == target), None)
         if position is None:
             raise InvalidParameterError(f"{target} is not in this index")
-        image, scale = read_image(query, self.options["max_side"],
+        image, scale = load_scaled(query, self.options["max_side"],
                                   upscale=bool(self.options.get("upscale", False)))
         query_words = self._query_words(image)
         stored = self._features[position]
@@ -878,7 +885,7 @@ class Index:
 
 def verify_words(words_query: np.ndarray, points_query: np.ndarray, words_match: np.ndarray,
                  points_match: np.ndarray, *, threshold: float = 6.0, max_per_word: int = 3,
-                 ) -> dict[str, Any]:
+                 min_inliers: int = 2) -> dict[str, Any]:
     """Spatial verification with same-word correspondences (Philbin et al. 2007).
 
     Every pair of keypoints that share a visual word is a tentative correspondence (words
@@ -886,7 +893,8 @@ def verify_words(words_query: np.ndarray, points_query: np.ndarray, words_match:
     are repeated texture, not evidence). RANSAC fits a similarity transform (rotation,
     uniform scale, translation) from query to match; the score counts *distinct* inlier
     keypoints on both sides, because SIFT puts several keypoints (orientations) on one
-    spot and they would otherwise count several times.
+    spot and they would otherwise count several times. With fewer than ``min_inliers``
+    correspondences RANSAC is not run (nothing could be confirmed) and 0 is returned.
 
     Returns
     -------
@@ -916,7 +924,7 @@ def verify_words(words_query: np.ndarray, points_query: np.ndarray, words_match:
     high = np.searchsorted(sorted_words, words_query, "right")
     counts = high - low
     counts[counts > max_per_word] = 0
-    if counts.sum() == 0:
+    if counts.sum() < max(2, min_inliers):  # too few to ever reach min_inliers
         return empty
     query_index = np.repeat(np.arange(len(words_query)), counts)
     starts = np.repeat(low, counts)

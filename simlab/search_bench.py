@@ -4,9 +4,12 @@ The database holds real images that installed packages ship (nothing is download
 scikit-image's samples, Debian wallpapers (``gnome-backgrounds``,
 ``lomiri-wallpapers-20.04``) and photo-derived game textures
 (``openarena-081-textures``, read from its ``.pk3`` zip). Texture packs contain
-near-duplicates (the same texture recoloured, or at two sizes): every image whose 64-bit
-pHash of the grey image lies within :data:`DEDUPE_DISTANCE` bits of one already kept is
-dropped, and images smaller than :data:`MIN_SIDE` pixels are left out.
+near-duplicates (the same texture recoloured, at two sizes, or with a decal painted on):
+every image whose 64-bit pHash of the grey image lies within :data:`DEDUPE_DISTANCE` bits
+of one already kept is dropped; then the duplicate finder of :mod:`simlab.duplicates`
+(RANSAC-verified RootSIFT matches) runs over the rest and the second image of every
+flagged pair is dropped too, so that each query has exactly one right answer. Images
+smaller than :data:`MIN_SIDE` pixels are left out.
 
 100 of the images become query sources (10 per transformation, each query one edit of
 one source: crop 30-80 % of the area, JPEG q10-30, downscale 0.25-0.5, gamma/contrast,
@@ -23,6 +26,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -46,7 +50,7 @@ BENCH_METHODS = ("bow-verify", "bow", "phash", "histogram", "vgg16", "seed004")
 TRANSFORMATIONS = ("crop", "jpeg", "downscale", "gamma/contrast", "rotation", "grayscale",
                    "hue", "text", "flip", "crop+jpeg+downscale")
 _OPENARENA = "/usr/share/games/openarena/baseoa/pak4-textures.pk3"
-_DATASET_VERSION = 1
+_DATASET_VERSION = 2
 
 
 def _sources(only_samples: bool = False) -> Iterator[tuple[str, Any]]:
@@ -54,6 +58,7 @@ def _sources(only_samples: bool = False) -> Iterator[tuple[str, Any]]:
     from PIL import Image
 
     from . import samples
+    from .io import load_image
 
     for name in samples.SAMPLE_NAMES:
         yield f"skimage-{name}", (lambda n=name: samples.sample_image(n, max_side=None))
@@ -62,7 +67,7 @@ def _sources(only_samples: bool = False) -> Iterator[tuple[str, Any]]:
     backgrounds = sorted(Path("/usr/share/backgrounds").glob("*.jpg")) + \
         sorted(Path("/usr/share/backgrounds/gnome").glob("*.webp"))
     for path in backgrounds:
-        yield f"wallpaper-{path.stem}", (lambda p=path: _pil_rgb(Image.open(p)))
+        yield f"wallpaper-{path.stem}", (lambda p=path: load_image(p, max_side=1024))
     if os.path.exists(_OPENARENA):
         with zipfile.ZipFile(_OPENARENA) as archive:
             members = sorted(n for n in archive.namelist()
@@ -70,16 +75,9 @@ def _sources(only_samples: bool = False) -> Iterator[tuple[str, Any]]:
         for member in members:
             def load(m=member):
                 with zipfile.ZipFile(_OPENARENA) as archive:
-                    return _pil_rgb(Image.open(io.BytesIO(archive.read(m))))
+                    return load_image(Image.open(io.BytesIO(archive.read(m))), name=m)
             yield "openarena-" + member.replace("textures/", "").replace("/", "-") \
                 .rsplit(".", 1)[0], load
-
-
-def _pil_rgb(image) -> np.ndarray:
-    from .io import load_image
-
-    image.draft("RGB", (1024, 1024))
-    return load_image(image)
 
 
 def _rng_choice(rng, low, high):
@@ -196,14 +194,30 @@ def build_dataset(out: str | os.PathLike, *, queries: int = 100, min_distractors
             f"only {len(kept)} distinct images found ({len(eligible)} of at least 256 px); "
             f"the benchmark needs {queries} query sources and {min_distractors} "
             f"distractors: install the Debian packages {' '.join(APT_PACKAGES)}")
-    sources = sorted(rng.choice(eligible, queries, replace=False).tolist())
-    (root / "db").mkdir(parents=True, exist_ok=True)
-    (root / "queries").mkdir(parents=True, exist_ok=True)
-    database = []
+    # A set built with other settings leaves files behind that would join the database.
+    for part in ("db", "queries"):
+        if (root / part).is_dir() and any((root / part).iterdir()):
+            if not manifest_path.is_file():
+                raise SimlabError("exists and is not from a benchmark set (no "
+                                  "dataset.json): choose another folder",
+                                  os.fspath(root / part))
+            shutil.rmtree(root / part)
+        (root / part).mkdir(parents=True)
     for name, image in kept:
-        file = f"{name}.jpg"
-        Image.fromarray(image).save(root / "db" / file, quality=92)
-        database.append(file)
+        Image.fromarray(image).save(root / "db" / f"{name}.jpg", quality=92)
+    related = _related_pairs([root / "db" / f"{name}.jpg" for name, _ in kept],
+                             progress=progress)
+    gone = {b for _, b in related}
+    kept = [(name, image) for name, image in kept if name not in gone]
+    for name in sorted(gone):
+        (root / "db" / f"{name}.jpg").unlink()
+    eligible = [i for i, (_, image) in enumerate(kept) if min(image.shape[:2]) >= 256]
+    if len(kept) - queries < min_distractors or len(eligible) < queries:
+        raise SimlabError(
+            f"only {len(kept)} distinct images left after dropping near-duplicates; the "
+            f"benchmark needs {queries} query sources and {min_distractors} distractors")
+    sources = sorted(rng.choice(eligible, queries, replace=False).tolist())
+    database = [f"{name}.jpg" for name, _ in kept]
     query_rows = []
     for number, source in enumerate(sources):
         kind = TRANSFORMATIONS[number % len(TRANSFORMATIONS)]
@@ -219,12 +233,38 @@ def build_dataset(out: str | os.PathLike, *, queries: int = 100, min_distractors
         query_rows.append({"file": file, "kind": kind, "params": params,
                            "source": database[source]})
     manifest = {"settings": settings, "database": database, "queries": query_rows,
-                "dropped_duplicates": dropped, "too_small": small, "unreadable": unreadable,
+                "dropped_duplicates": dropped,
+                "dropped_related": [{"kept": a, "dropped": b} for a, b in related],
+                "too_small": small, "unreadable": unreadable,
                 "sources": {"skimage": sum(n.startswith("skimage-") for n, _ in kept),
                             "wallpapers": sum(n.startswith("wallpaper-") for n, _ in kept),
                             "openarena": sum(n.startswith("openarena-") for n, _ in kept)}}
     write_json(manifest_path, manifest)
     return manifest
+
+
+def _related_pairs(paths: Sequence[Path], *, progress: bool) -> list[tuple[str, str]]:
+    """(kept, dropped) image names for near-duplicates that pHash does not catch.
+
+    The pairs the duplicate finder flags (copies, crops, rotations, mirrors; not
+    copy-move inside one image) link images into groups; each group keeps its first
+    image by name and drops the others.
+    """
+    from .duplicates import find
+
+    frame = find(paths, copy_move=False, progress=progress)
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while parent.get(name, name) != name:
+            name = parent[name]
+        return name
+
+    for a, b in zip(frame["a"], frame["b"]):
+        first, second = sorted((root(Path(a).stem), root(Path(b).stem)))
+        if first != second:
+            parent[second] = first
+    return sorted((root(name), name) for name in parent)
 
 
 def _folder_bytes(path: Path) -> int:
@@ -259,8 +299,8 @@ def run_benchmark(data: str | os.PathLike, *, methods: Sequence[str] | None = No
                 continue
         index_dir = root / "indexes" / method.replace("/", "-")
         started = time.perf_counter()
-        index = build(root / "db", method=method, path=index_dir, rebuild=True,
-                      workers=workers, progress=progress)
+        index = build([root / "db" / file for file in manifest["database"]], method=method,
+                      path=index_dir, rebuild=True, workers=workers, progress=progress)
         index_seconds = time.perf_counter() - started
         index = Index.load(index_dir)
         ranks, times = [], []

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simlab import SimlabError, samples
+from simlab import SimlabError, load_image, samples
+from simlab.io import load_scaled
 from simlab import index as simindex
 from simlab.index import (CorruptIndexError, ForeignIndexError, Index, IndexNotFoundError,
                           IndexVersionError, add_index_parsers, build)
@@ -67,10 +68,34 @@ def test_unrelated_query_is_not_verified(built):
     assert all(hit.score < 0.1 for hit in hits)
 
 
+def _glow(size: int, centre: tuple[float, float], colour: tuple[int, int, int]) -> np.ndarray:
+    """A smooth coloured glow on black, like a sky or a light texture: few keypoints."""
+    rows, cols = np.mgrid[0:size, 0:size] / size
+    weight = np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / 0.05)
+    return (weight[..., None] * np.array(colour)).clip(0, 255).astype(np.uint8)
+
+
+def test_low_texture_copy_is_found_by_the_global_fallback(folder, tmp_path):
+    # Smooth images give SIFT next to nothing to verify; pHash and the colour histogram
+    # must still put the source first, through the rank fusion, and say it is unverified.
+    glows = _write_folder(tmp_path / "glows")
+    layout = {"red": ((0.5, 0.5), (250, 30, 20)), "blue": ((0.3, 0.6), (40, 90, 250)),
+              "green": ((0.7, 0.3), (30, 220, 60)), "amber": ((0.4, 0.4), (250, 170, 20))}
+    for name, (centre, colour) in layout.items():
+        Image.fromarray(_glow(256, centre, colour)).save(glows / f"glow-{name}.png")
+    built = build(glows, progress=False)
+    query = samples.jpeg(samples.downscale(_glow(256, *layout["blue"]), 0.5), 15)
+    hits = built.search(query, top=3)
+    assert _name(hits[0]) == "glow-blue"
+    assert not hits[0].details["verified"]
+    assert hits[0].details["hamming_distance"] < hits[1].details["hamming_distance"]
+    assert 0 < hits[0].score < 0.1 and hits[0].score > hits[1].score
+
+
 def test_saved_index_loads_with_the_same_results(built, folder):
     directory = built.path
     manifest = json.loads((directory / "index.json").read_text())
-    assert manifest["format"] == "simlab-index" and manifest["version"] == 1
+    assert manifest["format"] == "simlab-index" and manifest["version"] == simindex.FORMAT_VERSION
     assert {Path(f["path"]).name for f in manifest["files"]} == {f"{n}.png" for n in NAMES}
     assert all({"size", "mtime_ns"} <= set(f) for f in manifest["files"])
     arrays = list(directory.glob("arrays-*.npz"))
@@ -175,7 +200,7 @@ def test_matches_are_drawable_on_full_size_images(built, folder):
     expected_x = width - 1 - (points_match[:, 0] - left)
     assert np.median(np.abs(points_query[:, 0] - expected_x)) < 3
     assert np.median(np.abs(points_query[:, 1] - (points_match[:, 1] - top))) < 3
-    figure = plot_matches(query, simindex.read_image(folder / "coffee.png", None)[0], result)
+    figure = plot_matches(query, load_image(folder / "coffee.png"), result)
     assert figure.axes
 
 
@@ -304,14 +329,10 @@ def test_vgg16_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
 
 
 def test_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path, monkeypatch):
-    from PIL import Image
-
-    from simlab.index import read_image
-
     path = tmp_path / "big.png"
     Image.fromarray(np.zeros((300, 400, 3), np.uint8)).save(path)
     monkeypatch.setenv("SIMLAB_MAX_PIXELS", "1000")
     from simlab.errors import ImageTooLargeError
 
     with pytest.raises(ImageTooLargeError, match="big.png"):
-        read_image(path, max_side=200)
+        load_scaled(path, max_side=200)

@@ -1,0 +1,75 @@
+"""The reverse-image-search benchmark on scikit-image's samples (no Debian packages)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simlab import SimlabError, search_bench
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    manifest = search_bench.build_dataset(root, queries=10, min_distractors=0, max_side=384,
+                                          only_samples=True, progress=False)
+    return root, manifest
+
+
+def test_set_lists_exactly_the_files_it_wrote(small_set):
+    root, manifest = small_set
+    on_disk = sorted(p.name for p in (root / "db").iterdir())
+    assert on_disk == sorted(manifest["database"])
+    assert len(manifest["queries"]) == 10
+    kinds = [q["kind"] for q in manifest["queries"]]
+    assert kinds == list(search_bench.TRANSFORMATIONS)
+    for query in manifest["queries"]:
+        assert (root / "queries" / query["file"]).is_file()
+        assert query["source"] in manifest["database"]
+    # Near-duplicates found by the duplicate finder are recorded and absent.
+    for pair in manifest["dropped_related"]:
+        assert f"{pair['dropped']}.jpg" not in manifest["database"]
+        assert f"{pair['kept']}.jpg" in manifest["database"]
+    assert json.loads((root / "dataset.json").read_text()) == manifest
+
+
+def test_rebuilding_with_other_settings_leaves_no_stale_files(small_set, tmp_path):
+    root, _ = small_set
+    copy = tmp_path / "copy"
+    search_bench.build_dataset(copy, queries=10, min_distractors=0, max_side=400,
+                               only_samples=True, progress=False)
+    (copy / "db" / "left-over.jpg").write_bytes(b"old")
+    manifest = search_bench.build_dataset(copy, queries=10, min_distractors=0, max_side=384,
+                                          only_samples=True, progress=False)
+    assert not (copy / "db" / "left-over.jpg").exists()
+    assert sorted(p.name for p in (copy / "db").iterdir()) == sorted(manifest["database"])
+
+
+def test_a_folder_that_is_not_a_benchmark_set_is_refused(tmp_path):
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "mine.jpg").write_bytes(b"user data")
+    with pytest.raises(SimlabError, match="not from a benchmark set"):
+        search_bench.build_dataset(tmp_path, queries=10, min_distractors=0, max_side=384,
+                                   only_samples=True, progress=False)
+    assert (tmp_path / "db" / "mine.jpg").read_bytes() == b"user data"
+
+
+def test_benchmark_table_has_the_promised_columns(small_set):
+    root, manifest = small_set
+    result = search_bench.run_benchmark(root, methods=["phash", "bow-verify"],
+                                        progress=False)
+    table = result["table"].set_index("method")
+    assert list(table.index) == ["phash", "bow-verify"]
+    for column in ["recall@1", "recall@5", "mAP", "images/s", "query_p50_ms",
+                   "query_p95_ms", "index_MB"] + [f"r@1 {k}" for k in
+                                                  search_bench.TRANSFORMATIONS]:
+        assert column in table.columns
+    assert table["images"].eq(len(manifest["database"])).all()
+    ranks = result["ranks"]["bow-verify"]
+    assert len(ranks) == 10
+    # The recall columns are computed from the ranks, not estimated.
+    assert table.loc["bow-verify", "recall@1"] == np.mean([r == 1 for r in ranks])
+    assert table.loc["bow-verify", "mAP"] == pytest.approx(
+        np.mean([1.0 / r if r else 0.0 for r in ranks]))
