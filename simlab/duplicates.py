@@ -20,8 +20,13 @@ loop) costs two extractions per pair and grows with N². Here:
    keypoints as it should; a pair is flagged with at least ``min_inliers`` such inliers
    making up a high enough ``inlier_ratio`` of the matches, which is what keeps grey,
    low-texture panels from drowning in chance pairs.
-5. **Copy-move.** Each image is also matched against itself (nearest neighbours other
-   than the keypoint itself, away from its own position) and verified the same way.
+5. **Copy-move.** Each image is also matched against itself, two ways. Keypoints: nearest
+   neighbours other than the keypoint itself, away from its own position, verified the
+   same way (finds copies that were scaled or turned by any angle). Dense: a region of
+   some 60-80 px described by SIFT's large keypoints also describes its surroundings, so
+   those descriptors differ between the two copies; a whitened image correlated with itself
+   (and with itself turned by 90 and 180 degrees) shows a copied region as a sharp peak at
+   its shift, and a pixel comparison at that shift finds the region (:func:`find_copy_move`).
 """
 
 from __future__ import annotations
@@ -79,7 +84,7 @@ def mirror_descriptors(descriptors: np.ndarray) -> np.ndarray:
 
 def extract_features(image: np.ndarray, *, method: str = "rootsift",
                      max_keypoints: int = 1000, contrast_threshold: float = 0.01,
-                     scale: float = 1.0) -> Features:
+                     scale: float = 1.0, copy_move: bool = False) -> Features:
     """Keypoints and descriptors of one RGB image, as arrays a cache can store.
 
     The grey image is first stretched so its 0.5-99.5 percentiles span 0-255, and
@@ -100,14 +105,18 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
     scale : float
         How much the image was shrunk before extraction (1.0: not at all); stored so
         transforms can be reported in the original pixels.
+    copy_move : bool
+        Also look for a region repeated inside the image by dense matching (see
+        :func:`find_copy_move`), which needs the pixels; about 40 ms for a 300-px image.
 
     Returns
     -------
     dict of str to ndarray
         ``points``, ``sizes``, ``angles``, ``responses``, ``descriptors``, ``shape``
-        (of the image given) and ``scale``: no object arrays, so a copy saved with
+        (of the image given) and ``scale``; with ``copy_move``, also the ``copy_move_*``
+        arrays of :func:`_dense_copy_move`. No object arrays, so a copy saved with
         ``np.savez`` loads with ``allow_pickle=False``. The cache key of a saved copy is
-        the file plus ``method, max_side, max_keypoints, contrast_threshold``.
+        the file plus ``method, max_side, max_keypoints, contrast_threshold, copy_move``.
 
     Examples
     --------
@@ -136,6 +145,8 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
     if method == "rootsift":
         features["descriptors"] = root_descriptors(features["descriptors"])
     features["scale"] = np.array(scale, np.float64)
+    if copy_move:
+        features.update(_dense_copy_move(grey))
     return features
 
 
@@ -151,13 +162,14 @@ def _load_and_extract(path: Path, max_side: int | None, options: dict[str, Any]
 def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                   method: str = "rootsift", max_side: int | None = 800,
                   max_keypoints: int = 1000, contrast_threshold: float = 0.01,
-                  workers: int = 2, progress: bool = True
+                  copy_move: bool = False, workers: int = 2, progress: bool = True
                   ) -> tuple[dict[str, Features], list[dict[str, str]]]:
     """Features of every readable image, extracted once, in parallel.
 
     Threads suffice: OpenCV's SIFT and Pillow's decoders release the GIL. Measured on
     two cores with 512-px images: 35 ms per image with two threads, 45 ms with one
-    (OpenCV already spreads part of SIFT over both cores).
+    (OpenCV already spreads part of SIFT over both cores). Options are those of
+    :func:`extract_features` (``copy_move`` adds the dense copy-move search).
 
     Returns
     -------
@@ -179,7 +191,7 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
     from .io import list_images
 
     options = {"method": method, "max_keypoints": max_keypoints,
-               "contrast_threshold": contrast_threshold}
+               "contrast_threshold": contrast_threshold, "copy_move": copy_move}
     extract_features(np.zeros((16, 16, 3), np.uint8), **options)  # bad options raise here
     paths = [str(p) for p in list_images(folder_or_paths)]
     features: dict[str, Features] = {}
@@ -624,25 +636,46 @@ def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold:
                    min_offset: float = 16.0, name: str = "a") -> PairMatch:
     """A region repeated inside one image: the image matched against itself.
 
-    Pairs from :func:`_self_matches` are given to RANSAC in both directions (which copy
-    is the source is unknown); the similarity found maps one copy onto the other.
+    Two searches, the more certain one reported:
+
+    * **Keypoints.** Pairs from :func:`_self_matches` are given to RANSAC in both
+      directions (which copy is the source is unknown); the similarity found maps one
+      copy onto the other. This finds copies that were scaled or turned by any angle,
+      but only when keypoints small enough to lie wholly inside the copied region match.
+    * **Dense** (features extracted with ``copy_move=True``): the region found by
+      :func:`_dense_copy_move`, for copies shifted and turned by a multiple of 90
+      degrees. ``inliers`` counts points on an 8-px grid whose whole 16-px block is
+      matched; ``inlier_ratio`` is the share of the matched region that no other shift
+      explains (about 0 in a periodic pattern, where every shift by a period matches).
 
     Returns
     -------
     PairMatch
-        ``a == b == name``, kind ``"copy-move"``; ``region_a`` and ``region_b`` are the
-        convex hulls of the inliers (source and copy), ``overlap_*`` their areas as
-        fractions of the image. Kind ``"none"`` when nothing was fitted.
+        ``a == b == name``, kind ``"copy-move"``; ``region_a`` and ``region_b`` outline
+        the two copies, ``overlap_*`` their areas as fractions of the image. Kind
+        ``"none"`` when nothing was fitted.
 
     Examples
     --------
     >>> from simlab import samples
     >>> image = samples.sample_image("astronaut", max_side=256).copy()
     >>> image[150:230, 150:230] = image[20:100, 30:110]          # paste a region
-    >>> match = find_copy_move(extract_features(image))
+    >>> match = find_copy_move(extract_features(image))          # keypoints only
     >>> match.kind, match.inliers >= 10, match.rotation_degrees, match.scale
     ('copy-move', True, 0.0, 1.0)
+    >>> cells = samples.sample_image("cell", max_side=256).copy()     # 256 x 213
+    >>> cells[120:190, 20:90] = np.rot90(cells[20:90, 130:200])  # turned by 90 degrees
+    >>> match = find_copy_move(extract_features(cells, copy_move=True))
+    >>> match.kind, match.inliers >= 8, abs(match.rotation_degrees), match.inlier_ratio
+    ('copy-move', True, 90.0, 1.0)
     """
+    by_keypoints = _keypoint_copy_move(features, ratio, ransac_threshold, min_offset, name)
+    dense = _dense_match(features, name)
+    return dense if dense.score > by_keypoints.score else by_keypoints
+
+
+def _keypoint_copy_move(features: Features, ratio: float, ransac_threshold: float,
+                        min_offset: float, name: str) -> PairMatch:
     import cv2
 
     from .methods.keypoints import verify_matches
@@ -687,6 +720,265 @@ def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold:
                      inliers_a, inliers_b, regions[0], regions[1], matrix)
 
 
+def _dense_match(features: Features, name: str) -> PairMatch:
+    """The :class:`PairMatch` of the region :func:`_dense_copy_move` stored, if any."""
+    import cv2
+
+    if "copy_move_points_a" not in features:  # extracted without copy_move
+        return _no_match(name, name, 0)
+    points_a = np.asarray(features["copy_move_points_a"], np.float32)
+    points_b = np.asarray(features["copy_move_points_b"], np.float32)
+    solid = np.asarray(features["copy_move_solid"], bool)
+    inliers = int(solid.sum())
+    if inliers < 3:
+        return _no_match(name, name, len(points_a))
+    # The points are exact correspondences (a shift and a quarter turn): least squares.
+    design = np.column_stack([points_a, np.ones(len(points_a))]).astype(np.float64)
+    affine = np.linalg.lstsq(design, points_b.astype(np.float64), rcond=None)[0].T
+    inlier_ratio = round(float(features["copy_move_share"]), 4)
+    half = float(features["copy_move_block"]) / 2.0
+    corners = np.array([[-half, -half], [half, -half], [half, half], [-half, half]],
+                       np.float32)
+    height, width = (float(v) for v in features["shape"][:2])
+    regions, fractions = [], []
+    for found in (points_a, points_b):
+        # Grid points are block centres; the copied region reaches half a block beyond.
+        spread = (found[:, None, :] + corners[None]).reshape(-1, 2)
+        spread = np.clip(spread, -0.5, [width - 0.5, height - 0.5]).astype(np.float32)
+        hull = cv2.convexHull(spread).reshape(-1, 2)
+        regions.append(hull)
+        fractions.append(round(float(cv2.contourArea(hull)) / (height * width), 4))
+    matrix = _to_original(_homogeneous(affine), features, features)
+    described = describe_transform(matrix)
+    return PairMatch(name, name, "copy-move", _score(inliers, inlier_ratio), inliers,
+                     len(points_a), inlier_ratio, described["rotation_degrees"],
+                     described["scale"], described["mirrored"], fractions[0], fractions[1],
+                     points_a[solid], points_b[solid], regions[0], regions[1], matrix)
+
+
+# ---------------------------------------------------------------------------------------
+# Dense copy-move: the image correlated with itself, shifted and turned.
+
+def _from_turned(x, y, turns: int, shape):
+    """Coordinates in ``np.rot90(image, turns)`` -> the same pixel's in ``image``."""
+    height, width = shape
+    if turns == 0:
+        return x, y
+    if turns == 1:
+        return width - 1 - y, x
+    if turns == 2:
+        return width - 1 - x, height - 1 - y
+    return y, height - 1 - x
+
+
+def _shifted_difference(image: np.ndarray, turned: np.ndarray, shift) -> np.ndarray:
+    """``|image(p) - turned(p - shift)|``, 255 where ``p - shift`` falls outside."""
+    height, width = image.shape
+    rows, cols = turned.shape
+    dy, dx = shift
+    out = np.full((height, width), 255.0, np.float32)
+    y0, y1, x0, x1 = max(0, dy), min(height, rows + dy), max(0, dx), min(width, cols + dx)
+    if y1 > y0 and x1 > x0:
+        out[y0:y1, x0:x1] = np.abs(image[y0:y1, x0:x1]
+                                   - turned[y0 - dy:y1 - dy, x0 - dx:x1 - dx])
+    return out
+
+
+def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, turns: int, *,
+                       peaks: int, min_offset: float) -> list[tuple[int, int]]:
+    """The ``peaks`` shifts at which ``whitened`` best matches itself turned."""
+    import cv2
+    from scipy import fft
+
+    height, width = whitened.shape
+    turned = np.rot90(whitened, turns)
+    rows, cols = turned.shape
+    # Turned by 180 degrees and flipped back is the image itself: its spectrum is known.
+    kernel = spectrum if turns == 2 else fft.rfft2(turned[::-1, ::-1], size, workers=1)
+    raw = fft.irfft2(spectrum * kernel, size, workers=1)[:height + rows - 1, :width + cols - 1]
+    raw = raw.astype(np.float32)
+    # A copy gives a one-pixel peak; oriented texture gives ridges, smooth images a broad
+    # hill around no shift. Rank by how far a value stands above a ring 2 px away.
+    ring = np.ones((5, 5), np.uint8)
+    ring[1:4, 1:4] = 0
+    sharp = raw - cv2.dilate(raw, ring)
+    dy = np.arange(raw.shape[0])[:, None] - (rows - 1)
+    dx = np.arange(raw.shape[1])[None, :] - (cols - 1)
+    if turns == 0:
+        # A shift and its opposite pair the same two regions; small shifts are the image
+        # matching itself.
+        sharp[(dy < 0) | ((dy == 0) & (dx <= 0)) | (dy ** 2 + dx ** 2 < min_offset ** 2)] \
+            = -np.inf
+    found = []
+    for _ in range(peaks):
+        i, j = np.unravel_index(int(np.argmax(sharp)), sharp.shape)
+        if not np.isfinite(sharp[i, j]):
+            break
+        # The exact shift is the raw maximum next to the sharpest point (a peak may
+        # straddle two pixels in ``sharp``).
+        top, left = max(0, i - 1), max(0, j - 1)
+        window = raw[top:i + 2, left:j + 2]
+        di, dj = np.unravel_index(int(np.argmax(window)), window.shape)
+        found.append((int(dy[top + di, 0]), int(dx[0, left + dj])))
+        sharp[max(0, i - 4):i + 5, max(0, j - 4):j + 5] = -np.inf
+    return found
+
+
+def _matched_region(grey: np.ndarray, turned: np.ndarray, turns: int, shift, *,
+                    block: int, min_offset: float, uniqueness: float,
+                    max_difference: float) -> np.ndarray:
+    """Block centres where ``grey`` equals ``turned`` shifted by ``shift``, and only there.
+
+    A block matches when its mean absolute difference is at most ``max_difference`` and
+    below ``uniqueness`` times the smallest difference at the eight shifts 2 px around:
+    flat areas and straight edges match at neighbouring shifts too, a copy only at its
+    own. The largest connected matched area is returned.
+    """
+    import cv2
+
+    height, width = grey.shape
+    blur = lambda shifted: cv2.blur(_shifted_difference(grey, turned, shifted), (block, block))
+    difference = blur(shift)
+    matched = difference <= max_difference
+    half = block // 2
+    matched[:half], matched[height - half:] = False, False
+    matched[:, :half], matched[:, width - half:] = False, False
+    if matched.sum() < block * block:  # cannot hold one whole block: skip the ring
+        return np.zeros_like(matched)
+    # The ring only where the shift matched: a window one block wider than those pixels
+    # (the blur sees half a block around each) gives the same values, for less work.
+    rows, cols = np.nonzero(matched)
+    top, bottom = max(0, rows.min() - block), min(height, rows.max() + block + 1)
+    left, right = max(0, cols.min() - block), min(width, cols.max() + block + 1)
+    window = grey[top:bottom, left:right]
+    nearby = np.full(window.shape, np.inf, np.float32)
+    for ring_y in (-2, 0, 2):
+        for ring_x in (-2, 0, 2):
+            if ring_y or ring_x:
+                moved = (shift[0] + ring_y - top, shift[1] + ring_x - left)
+                # the window's pixel p is the image's p + (top, left)
+                nearby = np.minimum(nearby, cv2.blur(_shifted_difference(
+                    window, turned, moved), (block, block)))
+    matched[top:bottom, left:right] &= difference[top:bottom, left:right] < \
+        uniqueness * nearby
+    # A pixel whose partner is close by is an object matching itself (a symmetric shape
+    # turned about its centre), not a copy.
+    rows, cols = np.nonzero(matched)
+    source_x, source_y = _from_turned(cols - shift[1], rows - shift[0], turns,
+                                      (height, width))
+    near = (source_x - cols) ** 2 + (source_y - rows) ** 2 < min_offset ** 2
+    matched[rows[near], cols[near]] = False
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(matched.astype(np.uint8),
+                                                               connectivity=8)
+    if count < 2:
+        return np.zeros_like(matched)
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def _dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16.0,
+                     peaks: int = 2, uniqueness: float = 0.5, max_difference: float = 8.0,
+                     spacing: int = 8, max_side: int = 512) -> dict[str, np.ndarray]:
+    """Dense copy-move evidence of one grey image, as arrays a cache can store.
+
+    1. **Candidate shifts.** The image is whitened (high-pass, divided by the local
+       contrast) and cross-correlated, by FFT, with itself turned by 0, 90 and 180
+       degrees (270 is 90 with the copies' roles swapped). A copied region adds up to a
+       one-pixel peak at its shift; the ``peaks`` sharpest of each turn are kept (on the
+       planted benchmark the copy was always the sharpest; the second is a margin).
+    2. **Region.** At each candidate, :func:`_matched_region` compares pixels: blocks
+       that match there and nowhere 2 px around.
+    3. **Only one explanation.** A region that another candidate's region (or its
+       source) covers is a periodic pattern (a checkerboard, a brick wall), not a copy:
+       only the part no other candidate explains counts, and its share is kept.
+    4. **A 2-D area.** Points on a ``spacing`` grid count as evidence when a whole
+       ``block`` around them is matched (an erosion): a shared edge or outline, as in
+       line drawings and symmetric shapes, is thinner than a block.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``copy_move_points_a`` and ``copy_move_points_b`` (``(K, 2)`` float32, grid
+        points of the best candidate's region and their partners, in ``grey``'s
+        pixels), ``copy_move_solid`` (``(K,)`` bool, the whole block matched),
+        ``copy_move_share`` (float) and ``copy_move_block`` (block side in ``grey``'s
+        pixels). ``K == 0`` when nothing matched.
+
+    Examples
+    --------
+    >>> from simlab import samples
+    >>> grey = samples.sample_image("camera", max_side=200)[..., 0].copy()
+    >>> grey[120:180, 20:80] = grey[30:90, 110:170]
+    >>> found = _dense_copy_move(grey)
+    >>> int(found["copy_move_solid"].sum()) >= 8, float(found["copy_move_share"])
+    (True, 1.0)
+    >>> np.median(found["copy_move_points_b"] - found["copy_move_points_a"], 0).tolist()
+    [-90.0, 90.0]
+    """
+    import cv2
+    from scipy import fft
+
+    empty = {"copy_move_points_a": np.zeros((0, 2), np.float32),
+             "copy_move_points_b": np.zeros((0, 2), np.float32),
+             "copy_move_solid": np.zeros(0, bool),
+             "copy_move_share": np.array(0.0), "copy_move_block": np.array(float(block))}
+    shrink = min(1.0, max_side / max(grey.shape[:2]))
+    if shrink < 1.0:  # cost grows with the pixels; a copy of a few % of the area stays
+        grey = cv2.resize(grey, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    grey = grey.astype(np.float32)
+    height, width = grey.shape
+    if min(height, width) < 3 * block:
+        return empty
+    detail = grey - cv2.GaussianBlur(grey, (0, 0), 2.0)
+    contrast = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 4.0))
+    whitened = detail / (contrast + 1.0)
+    size = (fft.next_fast_len(height + max(height, width)),
+            fft.next_fast_len(width + max(height, width)))
+    spectrum = fft.rfft2(whitened, size, workers=1)
+    candidates = []
+    for turns in (0, 1, 2):
+        turned = np.rot90(grey, turns)
+        for shift in _correlation_peaks(whitened, spectrum, size, turns, peaks=peaks,
+                                        min_offset=min_offset):
+            region = _matched_region(grey, turned, turns, shift, block=block,
+                                     min_offset=min_offset, uniqueness=uniqueness,
+                                     max_difference=max_difference)
+            if region.any():
+                rows, cols = np.nonzero(region)
+                source_x, source_y = _from_turned(cols - shift[1], rows - shift[0], turns,
+                                                  (height, width))
+                covered = region.copy()
+                covered[source_y, source_x] = True
+                candidates.append((turns, shift, region, covered))
+    best, best_score = None, 0.0
+    for index, (turns, shift, region, _) in enumerate(candidates):
+        others = np.zeros_like(region)
+        for other, (_, _, _, covered) in enumerate(candidates):
+            if other != index:
+                others |= covered
+        exclusive = region & ~others
+        share = float(exclusive.sum()) / float(region.sum())
+        solid = cv2.erode(exclusive.astype(np.uint8), np.ones((block, block), np.uint8),
+                          borderValue=0).astype(bool)
+        grid = np.zeros_like(exclusive)
+        grid[::spacing, ::spacing] = True
+        rows, cols = np.nonzero(exclusive & grid)
+        score = _score(int(solid[rows, cols].sum()), share)
+        if score > best_score:
+            source_x, source_y = _from_turned(cols - shift[1], rows - shift[0], turns,
+                                              (height, width))
+            best_score = score
+            best = (np.column_stack([source_x, source_y]), np.column_stack([cols, rows]),
+                    solid[rows, cols], share)
+    if best is None:
+        return empty
+    points_a, points_b, solid, share = best
+    # Back to the pixels features were extracted from (pixel centres stay centres).
+    back = lambda points: ((points + 0.5) / shrink - 0.5).astype(np.float32)
+    return {"copy_move_points_a": back(points_a), "copy_move_points_b": back(points_b),
+            "copy_move_solid": solid.astype(bool), "copy_move_share": np.array(share),
+            "copy_move_block": np.array(block / shrink)}
+
+
 # ---------------------------------------------------------------------------------------
 # The folder job.
 
@@ -724,7 +1016,9 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         Gates every reported pair must also pass: chance alignments between grey,
         low-texture images reach a handful of inliers, a small share of their matches.
     copy_move : bool
-        Also look for a region repeated inside each image (reported with ``a == b``).
+        Also look for a region repeated inside each image (reported with ``a == b``),
+        with keypoints and densely (see :func:`find_copy_move`). Cached features
+        extracted without it carry no dense evidence: only keypoints are used for them.
     neighbours : int
         Candidates kept per image by the bag-of-words pruning (plain and mirrored
         together); verification cost grows as ``neighbours * N``.
@@ -757,8 +1051,9 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         ``overlap_b``: the fraction of each image the other covers (copy-move: the
         areas of the two copies). ``frame.attrs`` holds ``skipped`` (``{"path",
         "reason"}`` per unreadable file), ``matches`` (``(a, b)`` ->
-        :class:`PairMatch`, for the pictures) and ``stats`` (counts, options and
-        seconds per stage).
+        :class:`PairMatch`, for the pictures), ``candidates`` (``(a, b, mirrored,
+        similarity)`` per pair the pruning sent to verification, see
+        :func:`candidate_pairs`) and ``stats`` (counts, options and seconds per stage).
 
     Examples
     --------
@@ -785,8 +1080,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     if not 0.0 <= float(threshold) <= 1.0:
         raise InvalidParameterError(f"threshold must lie in [0, 1]; got {threshold!r}")
     options = dict(method=method, max_side=max_side, max_keypoints=max_keypoints,
-                   contrast_threshold=contrast_threshold, workers=workers,
-                   progress=progress)
+                   contrast_threshold=contrast_threshold, copy_move=copy_move,
+                   workers=workers, progress=progress)
     started = time.perf_counter()
     paths = list(dict.fromkeys(str(p) for p in list_images(folder_or_paths)))  # no repeats
     known = features if features is not None else {}
@@ -831,6 +1126,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     seconds["total"] = time.perf_counter() - started
     frame.attrs["skipped"] = skipped
     frame.attrs["matches"] = {(m.a, m.b): m for m in flagged}
+    frame.attrs["candidates"] = [(names[i], names[j], mirrored, similarity)
+                                 for i, j, mirrored, similarity in candidates]
     frame.attrs["stats"] = {
         "images": len(names), "skipped": len(skipped), "candidates": len(candidates),
         "pairs_possible": len(names) * (len(names) - 1) // 2, "flagged": len(flagged),

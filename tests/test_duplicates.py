@@ -224,6 +224,71 @@ def test_copy_move_inside_one_image_is_reported_as_a_pair(tmp_path, panel):
     assert duplicates.find(tmp_path, progress=False, copy_move=False).empty
 
 
+def passes_find_gates(match) -> bool:
+    """Whether find() would report this match with its default gates."""
+    return (match.kind != "none" and match.inliers >= 8 and match.inlier_ratio >= 0.3
+            and match.score >= 0.3)
+
+
+def forged_cell_field(seed: int):
+    """A synthetic cell field with an 80-px square pasted turned by 90 degrees, and the
+    centres (x, y) of the source square and of its copy."""
+    image = synthetic_cells(np.random.default_rng(seed))
+    side = image.shape[0]
+    forged = image.copy()
+    forged[side - 90:side - 10, 10:90] = np.rot90(image[10:90, side - 90:side - 10])
+    return forged, np.array([side - 50.5, 49.5]), np.array([49.5, side - 50.5])
+
+
+@pytest.mark.parametrize("seed", [1, 5])
+def test_copy_move_turned_90_in_a_smooth_cell_field_is_found_densely(seed):
+    # SIFT's keypoints on a smooth field are large: their descriptors also see the
+    # surroundings of each copy, which differ, so the keypoint search misses these.
+    forged, source, copy = forged_cell_field(seed)
+    assert not passes_find_gates(duplicates.find_copy_move(
+        duplicates.extract_features(forged)))
+    match = duplicates.find_copy_move(duplicates.extract_features(forged, copy_move=True))
+    assert passes_find_gates(match) and match.kind == "copy-move"
+    assert abs(match.rotation_degrees) == 90.0 and match.scale == 1.0
+    assert not match.mirrored and match.inlier_ratio == 1.0
+    # The transform maps one copy onto the other (which one is the source is unknown).
+    moved = match.matrix[:2, :2] @ source + match.matrix[:2, 2]
+    moved_back = match.matrix[:2, :2] @ copy + match.matrix[:2, 2]
+    assert min(np.abs(moved - copy).max(), np.abs(moved_back - source).max()) < 1.0
+    # Both copies are outlined: each about the pasted 80 x 80 px.
+    area = forged.shape[0] * forged.shape[1]
+    assert match.overlap_a == pytest.approx(80 * 80 / area, rel=0.25)
+    assert match.overlap_b == pytest.approx(80 * 80 / area, rel=0.25)
+
+
+def test_repeating_textures_and_patterns_are_not_copy_moves(tmp_path):
+    # A wall of bricks and gravel repeat themselves only approximately; a checkerboard
+    # repeats exactly, at every period: no region has one source, so none is a copy.
+    from skimage import data
+
+    from simlab.io import load_image
+
+    for name in ("brick", "gravel", "checkerboard"):
+        image = load_image(getattr(data, name)())
+        save(tmp_path, f"{name}.png", image)
+        match = duplicates.find_copy_move(duplicates.extract_features(image, copy_move=True))
+        assert not passes_find_gates(match), (name, match)
+    forged, _, _ = forged_cell_field(5)
+    save(tmp_path, "forged_cells.png", forged)
+    frame = duplicates.find(tmp_path, progress=False)
+    assert [(Path(row.a).name, row.kind) for row in frame.itertuples()] == [
+        ("forged_cells.png", "copy-move")]
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+def test_turned_coordinates_follow_numpy_rot90(turns):
+    image = np.arange(6 * 9).reshape(6, 9)
+    turned = np.rot90(image, turns)
+    y, x = np.mgrid[0:turned.shape[0], 0:turned.shape[1]]
+    source_x, source_y = duplicates._from_turned(x, y, turns, image.shape)
+    assert (image[source_y, source_x] == turned).all()
+
+
 def test_grey_low_texture_images_do_not_pair_up(tmp_path):
     from skimage import data
 
@@ -254,6 +319,10 @@ def test_find_frame_contract_and_feature_cache(figure_folder, monkeypatch):
     stats = frame.attrs["stats"]
     assert stats["images"] == 5 and stats["skipped"] == 4 and stats["flagged"] == len(frame)
     assert stats["candidates"] <= 6 * stats["images"]
+    # The pairs the pruning sent to verification, by path (pairs_bench measures them).
+    candidates = frame.attrs["candidates"]
+    assert len(candidates) == stats["candidates"]
+    assert all({a, b} <= set(cache) and a != b for a, b, _, _ in candidates)
     assert set(cache) == {str(p) for p in paths.values()}
 
     # A second run with the same cache reads no image again (only the bad files are
