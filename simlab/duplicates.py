@@ -43,6 +43,7 @@ import numpy as np
 
 from .errors import InvalidParameterError, SimlabError
 from .registry import Features
+from .vocabulary import one_blas_thread
 
 __all__ = ["find", "encode_folder", "extract_features", "mirror_descriptors",
            "candidate_pairs", "verify_pair", "find_copy_move", "describe_transform",
@@ -152,11 +153,10 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
 
 def _load_and_extract(path: Path, max_side: int | None, options: dict[str, Any]
                       ) -> Features:
-    from .io import load_image, resize_longest_side
+    from .io import load_scaled
 
-    image = load_image(path)
-    shrunk = resize_longest_side(image, max_side) if max_side else image
-    return extract_features(shrunk, scale=shrunk.shape[1] / image.shape[1], **options)
+    image, scale = load_scaled(path, max_side)
+    return extract_features(image, scale=scale, **options)
 
 
 def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
@@ -214,24 +214,6 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
     return features, skipped
 
 
-def _one_blas_thread():
-    """Run numpy's BLAS on one thread inside this block.
-
-    The vocabulary makes many small matrix products and copy-move runs one per image in
-    each worker thread; a multi-threaded BLAS spinning up for each, on a machine whose
-    cores are already busy, made pruning four times slower (measured: 7.7 s against
-    2.0 s on 340 images with the two cores shared). threadpoolctl comes with
-    scikit-learn; without it nothing is limited.
-    """
-    import contextlib
-
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - installed with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 # ---------------------------------------------------------------------------------------
 # Pruning: a bag of visual words closed under mirroring.
 
@@ -245,7 +227,7 @@ def _vocabulary(descriptor_sets: Sequence[np.ndarray], *, top: int = 128,
     :func:`_mirrored_words`): a mirrored image's histogram is a permutation of the
     original's, with no second assignment.
     """
-    from .vocabulary import Vocabulary, _lloyd, nearest_centre
+    from .vocabulary import Vocabulary, lloyd, nearest_centre
 
     rng = np.random.default_rng(seed)
     pool = np.concatenate([d for d in descriptor_sets if len(d)]).astype(np.float32)
@@ -254,7 +236,7 @@ def _vocabulary(descriptor_sets: Sequence[np.ndarray], *, top: int = 128,
     # At least ~4 descriptors per cell, so centres are averages: a centre that is a lone
     # sample could coincide with the mirror of another and break the permutation.
     top = max(1, min(top, len(pool) // (4 * branches) or 1))
-    centres = _lloyd(pool, top, rng, 4)
+    centres = lloyd(pool, top, rng, 4)
     top_centres = np.concatenate([centres, mirror_descriptors(centres)])
     # Each cell learns from its own members and from the mirrors of its twin's members,
     # which is what it will receive once the whole folder and its mirror are assigned.
@@ -265,7 +247,7 @@ def _vocabulary(descriptor_sets: Sequence[np.ndarray], *, top: int = 128,
         members = both[cells == cell]
         if len(members) == 0:
             members = top_centres[cell:cell + 1]
-        found = _lloyd(members, branches, rng, 4)
+        found = lloyd(members, branches, rng, 4)
         # Cells with fewer members than branches repeat their last centre (never chosen
         # twice: the nearest search keeps the first), keeping the layout rectangular.
         found = np.concatenate([found, np.repeat(found[-1:], branches - len(found), 0)])
@@ -339,7 +321,7 @@ def candidate_pairs(descriptor_sets: Sequence[np.ndarray], *, neighbours: int = 
     # Fewer than two images with keypoints (flat panels): nothing to learn words from.
     if sum(len(d) > 0 for d in descriptor_sets) < 2:
         return []
-    with _one_blas_thread():
+    with one_blas_thread():
         vocabulary = _vocabulary(descriptor_sets, seed=seed)
         rows, mirror = _bag_of_words(descriptor_sets, vocabulary)
     mirrored_rows = rows[:, mirror]
@@ -1110,7 +1092,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
 
     clock = time.perf_counter()
     if copy_move:
-        with _one_blas_thread():  # the workers are the parallelism
+        with one_blas_thread():  # the workers are the parallelism
             found = _parallel(lambda name: find_copy_move(known[name], name=name, **verify),
                               names, workers=workers, progress=progress, desc="copy-move",
                               unit="image")

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import InvalidParameterError
 
-__all__ = ["Vocabulary", "train_vocabulary", "nearest_centre", "one_blas_thread"]
+__all__ = ["Vocabulary", "train_vocabulary", "nearest_centre", "lloyd", "one_blas_thread"]
 
 
 def one_blas_thread():
@@ -32,7 +32,8 @@ def one_blas_thread():
     BLAS wakes its threads for each of them, and when the cores are already busy (two
     extraction threads, or another process) that costs more than the arithmetic:
     measured here, assigning 1,000 descriptors took 120-240 ms with the default threads
-    on a loaded 2-core machine and 22-27 ms with one. Callers that parallelise
+    on a loaded 2-core machine and 22-27 ms with one, and the duplicate finder's pruning
+    of 340 images 7.7 s against 2.0 s. Callers that parallelise
     themselves (threads per image) wrap their work in this. The limit is process-wide
     (threadpoolctl), so big products inside the block run on one thread too.
 
@@ -152,11 +153,21 @@ def _kmeans(points: np.ndarray, count: int, seed: int, *, iterations: int) -> np
     return model.cluster_centers_.astype(np.float32)
 
 
-def _lloyd(points: np.ndarray, count: int, rng: np.random.Generator,
-           iterations: int) -> np.ndarray:
-    """Plain Lloyd k-means from random members: the second level's cells are small
-    (hundreds to a few thousand descriptors), where a library call costs more in
-    overhead than the arithmetic."""
+def lloyd(points: np.ndarray, count: int, rng: np.random.Generator,
+          iterations: int) -> np.ndarray:
+    """Plain Lloyd k-means from ``count`` random members; returns the centres.
+
+    For the second level of a vocabulary tree: its cells are small (hundreds to a few
+    thousand descriptors), where a library call costs more in overhead than the
+    arithmetic. Run it inside :func:`one_blas_thread` when called many times.
+
+    Examples
+    --------
+    >>> points = np.array([[0, 0], [0, 1], [10, 10], [10, 11]], np.float32)
+    >>> centres = lloyd(points, 2, np.random.default_rng(0), iterations=3)
+    >>> sorted(centres.tolist())
+    [[0.0, 0.5], [10.0, 10.5]]
+    """
     from scipy import sparse
 
     count = max(1, min(count, len(points)))
@@ -232,10 +243,12 @@ def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: 
         sub[:, 0] = top
         return Vocabulary(top, sub, len(descriptors))
     labels = nearest_centre(descriptors, top)
-    for cell in range(cells):
-        members = descriptors[labels == cell]
-        if len(members) == 0:
-            members = top[cell:cell + 1]
-        found = _lloyd(members, branches, rng, iterations=min(iterations, 5))
-        sub[cell] = np.concatenate([found, np.repeat(found[-1:], branches - len(found), 0)])
+    with one_blas_thread():  # hundreds of small products (see one_blas_thread)
+        for cell in range(cells):
+            members = descriptors[labels == cell]
+            if len(members) == 0:
+                members = top[cell:cell + 1]
+            found = lloyd(members, branches, rng, iterations=min(iterations, 5))
+            sub[cell] = np.concatenate([found, np.repeat(found[-1:], branches - len(found),
+                                                         0)])
     return Vocabulary(top, sub, len(descriptors))
