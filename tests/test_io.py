@@ -67,6 +67,22 @@ def test_max_side_shrinks(original):
     assert max(load_image(original, max_side=100).shape[:2]) == 100
 
 
+def test_large_jpeg_is_decoded_small_with_the_scale_of_the_file(tmp_path):
+    from simlab.io import load_scaled
+
+    rows, cols = np.mgrid[0:1200, 0:1600]
+    photo = np.stack([rows % 256, cols % 256, (rows + cols) % 256], axis=2).astype(np.uint8)
+    path = tmp_path / "big.jpg"
+    Image.fromarray(photo).save(path, quality=90)
+    image, scale = load_scaled(path, 400)
+    assert image.shape == (300, 400, 3) and scale == 0.25
+    # Decoding at reduced size (libjpeg's DCT scaling) must still give the same picture.
+    reference = load_image(photo, max_side=400).astype(int)
+    assert np.abs(image.astype(int) - reference).mean() < 6
+    enlarged, factor = load_scaled(load_image(path, max_side=200), 400, upscale=True)
+    assert enlarged.shape == (300, 400, 3) and factor == 2.0
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(errors.ImageNotFoundError, match="nope.png"):
         load_image(tmp_path / "nope.png")
