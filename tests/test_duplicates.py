@@ -408,3 +408,20 @@ def test_folder_of_flat_images_gives_no_pairs(tmp_path):
         Image.fromarray(np.full((64, 64, 3), level, np.uint8)).save(tmp_path / f"{i}.png")
     frame = duplicates.find(tmp_path, progress=False)
     assert len(frame) == 0
+
+
+def test_skipping_the_doubled_octave_keeps_keypoints_in_image_pixels():
+    from simlab import samples
+
+    image = samples.sample_image("camera", max_side=512)
+    full = duplicates.extract_features(image, max_keypoints=5000)  # no cap in the way
+    coarse = duplicates.extract_features(image, max_keypoints=5000, fine_octave_below=400)
+    assert coarse["points"].max(axis=0).tolist() <= [512, 512]
+    # The coarse keypoints are the full extraction's larger ones, at the same places.
+    distance = np.linalg.norm(coarse["points"][:, None] - full["points"][None], axis=2)
+    assert np.median(distance.min(axis=1)) < 1.0
+    assert np.median(coarse["sizes"]) > 1.5 * np.median(full["sizes"])
+    assert len(coarse["points"]) < len(full["points"])
+    untouched = duplicates.extract_features(image, max_keypoints=5000,
+                                            fine_octave_below=1000)
+    assert np.array_equal(untouched["points"], full["points"])

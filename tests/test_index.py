@@ -336,3 +336,14 @@ def test_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path, monkeyp
 
     with pytest.raises(ImageTooLargeError, match="big.png"):
         load_scaled(path, max_side=200)
+
+
+def test_large_images_skip_the_doubled_octave_and_still_verify(tmp_path):
+    # At 512 px (>= fine_octave_below) keypoints come from the image's own resolution up.
+    folder = _write_folder(tmp_path / "large", names=NAMES[:4], side=512)
+    built = build(folder, progress=False)
+    assert built.options["fine_octave_below"] <= 512
+    source = samples.sample_image("coffee", max_side=512)
+    hits = built.search(samples.jpeg(samples.rotate(samples.crop(source, 0.5), 8), 25), top=2)
+    assert _name(hits[0]) == "coffee" and hits[0].details["verified"]
+    assert hits[0].details["inliers"] >= 10 and not hits[1].details["verified"]
