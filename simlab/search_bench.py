@@ -1,9 +1,10 @@
 """Benchmark of reverse image search: a Copydays-style set from images shipped in packages.
 
 The database holds real images that installed packages ship (nothing is downloaded):
-scikit-image's samples, Debian wallpapers (``gnome-backgrounds``,
-``lomiri-wallpapers-20.04``) and photo-derived game textures
-(``openarena-081-textures``, read from its ``.pk3`` zip). Texture packs contain
+scikit-image's samples, Debian wallpapers and photos (``gnome-backgrounds``,
+``lomiri-wallpapers-20.04``, ``mate-backgrounds``) and photo-derived game textures and
+map screenshots (``openarena-081-textures``, ``openarena-088-data``, read from their
+``.pk3`` zips). Texture packs contain
 near-duplicates (the same texture recoloured, at two sizes, or with a decal painted on):
 every image whose 64-bit pHash of the grey image lies within :data:`DEDUPE_DISTANCE` bits
 of one already kept is dropped; then the duplicate finder of :mod:`simlab.duplicates`
@@ -40,7 +41,8 @@ __all__ = ["build_dataset", "run_benchmark", "bench_search_report", "scale_run",
            "TRANSFORMATIONS", "BENCH_METHODS", "APT_PACKAGES", "DEDUPE_DISTANCE", "MIN_SIDE"]
 
 #: Debian packages whose images the benchmark uses (``make bench`` installs them).
-APT_PACKAGES = ("gnome-backgrounds", "lomiri-wallpapers-20.04", "openarena-081-textures")
+APT_PACKAGES = ("gnome-backgrounds", "lomiri-wallpapers-20.04", "mate-backgrounds",
+                "openarena-081-textures", "openarena-088-data")
 #: Images this close (Hamming bits of the grey pHash) to a kept one are near-duplicates.
 DEDUPE_DISTANCE = 10
 #: Smallest side of a database image, pixels.
@@ -49,8 +51,11 @@ MIN_SIDE = 128
 BENCH_METHODS = ("bow-verify", "bow", "phash", "histogram", "vgg16", "seed004")
 TRANSFORMATIONS = ("crop", "jpeg", "downscale", "gamma/contrast", "rotation", "grayscale",
                    "hue", "text", "flip", "crop+jpeg+downscale")
-_OPENARENA = "/usr/share/games/openarena/baseoa/pak4-textures.pk3"
-_DATASET_VERSION = 2
+#: Texture packs (zip files) and the name prefix of their images in the set; the 0.8.8
+#: patch also holds map screenshots ("levelshots").
+_OPENARENA = {"openarena-": "/usr/share/games/openarena/baseoa/pak4-textures.pk3",
+              "openarena088-": "/usr/share/games/openarena/baseoa/pak6-patch088.pk3"}
+_DATASET_VERSION = 3
 
 
 def _sources(only_samples: bool = False) -> Iterator[tuple[str, Any]]:
@@ -68,15 +73,21 @@ def _sources(only_samples: bool = False) -> Iterator[tuple[str, Any]]:
         sorted(Path("/usr/share/backgrounds/gnome").glob("*.webp"))
     for path in backgrounds:
         yield f"wallpaper-{path.stem}", (lambda p=path: load_image(p, max_side=1024))
-    if os.path.exists(_OPENARENA):
-        with zipfile.ZipFile(_OPENARENA) as archive:
+    for path in sorted(Path("/usr/share/backgrounds/mate").glob("*/*")):
+        if path.suffix.lower() in (".jpg", ".png"):
+            yield f"mate-{path.parent.name}-{path.stem}", \
+                (lambda p=path: load_image(p, max_side=1024))
+    for prefix, pack in _OPENARENA.items():
+        if not os.path.exists(pack):
+            continue
+        with zipfile.ZipFile(pack) as archive:
             members = sorted(n for n in archive.namelist()
                              if n.lower().endswith((".jpg", ".tga", ".png")))
         for member in members:
-            def load(m=member):
-                with zipfile.ZipFile(_OPENARENA) as archive:
+            def load(m=member, pack=pack):
+                with zipfile.ZipFile(pack) as archive:
                     return load_image(Image.open(io.BytesIO(archive.read(m))), name=m)
-            yield "openarena-" + member.replace("textures/", "").replace("/", "-") \
+            yield prefix + member.replace("textures/", "").replace("/", "-") \
                 .rsplit(".", 1)[0], load
 
 
@@ -169,8 +180,12 @@ def build_dataset(out: str | os.PathLike, *, queries: int = 100, min_distractors
     kept: list[tuple[str, np.ndarray]] = []
     hashes: list[np.ndarray] = []
     dropped, small, unreadable = [], 0, 0
+    named = set()
     for name, load in tqdm(list(_sources(only_samples)), desc="benchmark images", unit="image",
                            disable=not progress):
+        if name in named:  # a pack may hold one texture as .jpg and .tga: one file name
+            continue
+        named.add(name)
         try:
             image = load()
         except (SimlabError, OSError, ValueError):
@@ -238,7 +253,8 @@ def build_dataset(out: str | os.PathLike, *, queries: int = 100, min_distractors
                 "too_small": small, "unreadable": unreadable,
                 "sources": {"skimage": sum(n.startswith("skimage-") for n, _ in kept),
                             "wallpapers": sum(n.startswith("wallpaper-") for n, _ in kept),
-                            "openarena": sum(n.startswith("openarena-") for n, _ in kept)}}
+                            "mate": sum(n.startswith("mate-") for n, _ in kept),
+                            "openarena": sum(n.startswith("openarena") for n, _ in kept)}}
     write_json(manifest_path, manifest)
     return manifest
 

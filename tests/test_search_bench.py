@@ -73,3 +73,8 @@ def test_benchmark_table_has_the_promised_columns(small_set):
     assert table.loc["bow-verify", "recall@1"] == np.mean([r == 1 for r in ranks])
     assert table.loc["bow-verify", "mAP"] == pytest.approx(
         np.mean([1.0 / r if r else 0.0 for r in ranks]))
+
+
+def test_database_names_are_unique(small_set):
+    _, manifest = small_set
+    assert len(set(manifest["database"])) == len(manifest["database"])
