@@ -42,7 +42,7 @@ report: setup report-assets
 	$(BIN)/simlab report --out reports --assets $(ASSETS)/node_modules
 
 # Wallpapers and photo-derived textures from Debian: distractors for `bench search`.
-BENCH_PACKAGES := gnome-backgrounds lomiri-wallpapers-20.04 openarena-081-textures
+BENCH_PACKAGES := gnome-backgrounds lomiri-wallpapers-20.04 mate-backgrounds openarena-081-textures openarena-088-data
 bench-data:
 	@dpkg -s $(BENCH_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_PACKAGES); }

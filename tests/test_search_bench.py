@@ -75,6 +75,18 @@ def test_benchmark_table_has_the_promised_columns(small_set):
         np.mean([1.0 / r if r else 0.0 for r in ranks]))
 
 
-def test_database_names_are_unique(small_set):
-    _, manifest = small_set
+def test_a_name_seen_twice_is_one_database_file(tmp_path, monkeypatch):
+    # Texture packs hold some textures twice (.jpg and .tga): same name, one file.
+    real = search_bench._sources
+
+    def with_a_repeat(only_samples=False):
+        items = list(real(only_samples))
+        # Distinct content (noise) under a name already used: not caught as a duplicate.
+        noise = np.random.default_rng(0).integers(0, 256, (400, 400, 3), dtype=np.uint8)
+        return items[:3] + [(items[0][0], lambda: noise)] + items[3:]
+
+    monkeypatch.setattr(search_bench, "_sources", with_a_repeat)
+    manifest = search_bench.build_dataset(tmp_path, queries=10, min_distractors=0,
+                                          max_side=384, only_samples=True, progress=False)
     assert len(set(manifest["database"])) == len(manifest["database"])
+    assert len(list((tmp_path / "db").iterdir())) == len(manifest["database"])
