@@ -4,13 +4,13 @@ The database holds real images that installed packages ship (nothing is download
 scikit-image's samples, Debian wallpapers and photos (``gnome-backgrounds``,
 ``lomiri-wallpapers-20.04``, ``mate-backgrounds``) and photo-derived game textures and
 map screenshots (``openarena-081-textures``, ``openarena-088-data``, read from their
-``.pk3`` zips). Texture packs contain
-near-duplicates (the same texture recoloured, at two sizes, or with a decal painted on):
-every image whose 64-bit pHash of the grey image lies within :data:`DEDUPE_DISTANCE` bits
-of one already kept is dropped; then the duplicate finder of :mod:`simlab.duplicates`
-(RANSAC-verified RootSIFT matches) runs over the rest and the second image of every
-flagged pair is dropped too, so that each query has exactly one right answer. Images
-smaller than :data:`MIN_SIDE` pixels are left out.
+``.pk3`` zips). Texture packs contain near-duplicates (the same texture recoloured, at
+two sizes, or with a decal painted on): every image whose 64-bit pHash of the grey image
+lies within :data:`DEDUPE_DISTANCE` bits of one already kept is dropped; then the
+duplicate finder of :mod:`simlab.duplicates` (RANSAC-verified RootSIFT matches) runs
+over the rest, its flagged pairs link images into groups, and each group keeps one
+image, so that each query has exactly one right answer. Images smaller than
+:data:`MIN_SIDE` pixels are left out.
 
 100 of the images become query sources (10 per transformation, each query one edit of
 one source: crop 30-80 % of the area, JPEG q10-30, downscale 0.25-0.5, gamma/contrast,
