@@ -25,8 +25,8 @@ from .errors import (
     TruncatedImageError,
 )
 
-__all__ = ["load_image", "load_scaled", "list_images", "resize_longest_side", "describe_source",
-           "IMAGE_EXTENSIONS", "MIN_SIDE", "DEFAULT_MAX_PIXELS"]
+__all__ = ["load_image", "load_scaled", "list_images", "resize_longest_side",
+           "describe_source", "IMAGE_EXTENSIONS", "MIN_SIDE", "DEFAULT_MAX_PIXELS"]
 
 ImageSource = Union[str, os.PathLike, np.ndarray, Image.Image]
 
@@ -301,6 +301,7 @@ def _load(source: ImageSource, max_side: int | None, max_pixels: int | None,
     if max_side is not None:
         array = resize_longest_side(array, int(max_side))
     return array, original
+
 
 def list_images(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
                 recursive: bool = True) -> list[Path]:

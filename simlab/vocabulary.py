@@ -33,9 +33,9 @@ def one_blas_thread():
     extraction threads, or another process) that costs more than the arithmetic:
     measured here, assigning 1,000 descriptors took 120-240 ms with the default threads
     on a loaded 2-core machine and 22-27 ms with one, and the duplicate finder's pruning
-    of 340 images 7.7 s against 2.0 s. Callers that parallelise
-    themselves (threads per image) wrap their work in this. The limit is process-wide
-    (threadpoolctl), so big products inside the block run on one thread too.
+    of 340 images 7.7 s against 2.0 s. Callers that parallelise themselves (threads per
+    image) wrap their work in this. The limit is process-wide (threadpoolctl), so big
+    products inside the block run on one thread too.
 
     Examples
     --------
@@ -249,6 +249,6 @@ def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: 
             if len(members) == 0:
                 members = top[cell:cell + 1]
             found = lloyd(members, branches, rng, iterations=min(iterations, 5))
-            sub[cell] = np.concatenate([found, np.repeat(found[-1:], branches - len(found),
-                                                         0)])
+            padding = np.repeat(found[-1:], branches - len(found), axis=0)
+            sub[cell] = np.concatenate([found, padding])
     return Vocabulary(top, sub, len(descriptors))

@@ -30,9 +30,10 @@ def phash_features(image: np.ndarray, params: Mapping[str, Any]) -> Features:
     (8,)
     """
     # img_hash shrinks to 32x32 by bilinear sampling, which aliases on large images (a
-    # 640-px texture's fine detail folds into the low frequencies). Averaging first makes
-    # the hash describe the image's real low frequencies: on the search benchmark it put
-    # two more of 100 queries first. img_hash expects OpenCV's BGR channel order.
+    # 640-px texture's fine detail folds into the low frequencies); the reference pHash
+    # low-passes first. Measured on the search benchmark (100 queries): the fused default
+    # search found 92 sources first instead of 90; pHash alone 70 instead of 72 (noise).
+    # img_hash expects OpenCV's BGR channel order.
     small = cv2.resize(image, (32, 32), interpolation=cv2.INTER_AREA)
     bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
     return {"hash": cv2.img_hash.PHash_create().compute(bgr).ravel().astype(np.uint8)}
