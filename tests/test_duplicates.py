@@ -416,7 +416,9 @@ def test_skipping_the_doubled_octave_keeps_keypoints_in_image_pixels():
     image = samples.sample_image("camera", max_side=512)
     full = duplicates.extract_features(image, max_keypoints=5000)  # no cap in the way
     coarse = duplicates.extract_features(image, max_keypoints=5000, fine_octave_below=400)
-    assert coarse["points"].max(axis=0).tolist() <= [512, 512]
+    height, width = image.shape[:2]
+    assert (coarse["points"] >= 0).all()
+    assert (coarse["points"] < [width, height]).all()
     # The coarse keypoints are the full extraction's larger ones, at the same places.
     distance = np.linalg.norm(coarse["points"][:, None] - full["points"][None], axis=2)
     assert np.median(distance.min(axis=1)) < 1.0
