@@ -774,10 +774,10 @@ class Index:
                               {"l2_distance": float(distances[i])}) for i in order]
         if self.method == "phash":
             found = _global_features(image, "phash", self.options)
-            distances = (prepared["bits"] != np.unpackbits(found["hash"])).sum(axis=1)
+            distances = _hamming(prepared["bits"], found["hash"])
             mirrored = np.zeros(count, bool)
             if mirror:
-                flipped = (prepared["bits"] != np.unpackbits(found["hash_mirrored"])).sum(1)
+                flipped = _hamming(prepared["bits"], found["hash_mirrored"])
                 mirrored = flipped < distances
                 distances = np.minimum(distances, flipped)
             order = np.argsort(distances, kind="stable")[:top]
@@ -821,7 +821,7 @@ class Index:
                 if inliers[i] >= int(min_inliers):
                     break
         verified = inliers >= int(min_inliers)
-        fallback = self._fallback(image, cosines, prepared)
+        fallback = self._fallback(image, cosines, prepared, mirror=mirror)
         # Verified images first (by inliers, cosine breaking ties), then the rest by the
         # rank fusion of cosine, pHash and histogram.
         key = np.where(verified, inliers + np.clip(cosines, 0, 0.999), fallback["fused"])
@@ -840,15 +840,16 @@ class Index:
                                    "mirrored": bool(mirrored[i])}))
         return hits
 
-    def _fallback(self, image: np.ndarray, cosines: np.ndarray, prepared: dict
-                  ) -> dict[str, Any]:
-        """Reciprocal-rank fusion of the bag-of-words cosine, the pHash distance (the
-        better orientation) and the histogram similarity, for the images geometry does
-        not confirm: ``sum(1 / (FUSION_K + rank))`` over the three rankings."""
+    def _fallback(self, image: np.ndarray, cosines: np.ndarray, prepared: dict, *,
+                  mirror: bool) -> dict[str, Any]:
+        """Reciprocal-rank fusion of the bag-of-words cosine, the pHash distance (with
+        ``mirror``, of the better orientation) and the histogram similarity, for the
+        images geometry does not confirm: ``sum(1 / (FUSION_K + rank))`` over the three
+        rankings."""
         query = _fallback_features(image)
-        bits = prepared["bits"]
-        hamming = np.minimum((bits != np.unpackbits(query["hash"])).sum(axis=1),
-                             (bits != np.unpackbits(query["hash_mirrored"])).sum(axis=1))
+        hamming = _hamming(prepared["bits"], query["hash"])
+        if mirror:
+            hamming = np.minimum(hamming, _hamming(prepared["bits"], query["hash_mirrored"]))
         histogram = prepared["vectors"] @ query["vector"]
         fused = np.zeros(len(cosines), np.float64)
         for similarity in (cosines, -hamming.astype(np.float32), histogram):
@@ -901,6 +902,11 @@ class Index:
                           best["inliers"], details,
                           {"points_a": points_query, "points_b": points_match,
                            "inlier_mask": best["inlier_mask"]})
+
+
+def _hamming(bits: np.ndarray, hash_bytes: np.ndarray) -> np.ndarray:
+    """Hamming distance of one 8-byte hash to each row of unpacked ``bits`` (N, 64)."""
+    return (bits != np.unpackbits(hash_bytes)).sum(axis=1)
 
 
 def verify_words(words_query: np.ndarray, points_query: np.ndarray, words_match: np.ndarray,

@@ -90,6 +90,12 @@ def test_low_texture_copy_is_found_by_the_global_fallback(folder, tmp_path):
     assert not hits[0].details["verified"]
     assert hits[0].details["hamming_distance"] < hits[1].details["hamming_distance"]
     assert 0 < hits[0].score < 0.1 and hits[0].score > hits[1].score
+    # A mirrored copy: its pHash matches only when mirroring is allowed.
+    flipped = samples.flip(query)
+    distance = {mirror: {_name(h): h.details["hamming_distance"]
+                         for h in built.search(flipped, top=len(built), mirror=mirror)}
+                for mirror in (True, False)}
+    assert distance[True]["glow-blue"] < distance[False]["glow-blue"]
 
 
 def test_saved_index_loads_with_the_same_results(built, folder):
