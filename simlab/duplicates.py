@@ -89,7 +89,8 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
                      fine_octave_below: int | None = None) -> Features:
     """Keypoints and descriptors of one RGB image, as arrays a cache can store.
 
-    The grey image is first stretched so its 0.5-99.5 percentiles span 0-255, and
+    The grey image is first stretched so its 0.5-99.5 percentiles span 0-255 (measured
+    without a black or white fill around the picture, see :func:`simlab.borders.fill_mask`), and
     SIFT's contrast threshold is a quarter of OpenCV's default: dim, low-contrast panels
     (microscopy, fundus images) then get keypoints too, and a copy whose contrast was
     changed is detected at the same places. The ``max_keypoints`` strongest are kept.
@@ -136,6 +137,7 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
     """
     import cv2
 
+    from .borders import fill_mask
     from .methods.keypoints import keypoint_arrays, root_descriptors
 
     if method not in METHODS:
@@ -143,7 +145,11 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
             f"duplicates needs a SIFT-layout method; got {method!r}, try one of: "
             f"{', '.join(METHODS)}")
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    low, high = np.percentile(grey, (0.5, 99.5))
+    # The stretch is measured on the picture, not on a rotated copy's white corners:
+    # they would pin the top percentile at 255 and leave a dark picture unstretched
+    # (a rotated night sky kept 6 keypoints of its original's 633).
+    fill = fill_mask(grey)
+    low, high = np.percentile(grey if fill is None else grey[~fill], (0.5, 99.5))
     if high > low:
         grey = cv2.convertScaleAbs(grey, alpha=255.0 / (high - low),
                                    beta=-low * 255.0 / (high - low))

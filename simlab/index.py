@@ -28,6 +28,10 @@ What retrieval research does instead (Sivic & Zisserman 2003; Philbin et al. 200
    the bag-of-words cosine, the pHash distance (survives JPEG, shrinking, gamma, grey)
    and the colour-histogram similarity (survives crops and small rotations). Each
    method fails on different edits, and a rank fusion needs no score calibration.
+7. **Fill is not picture.** A copy rotated by a few degrees gains white (or black)
+   corners. Keypoint contrast is stretched, and colour histograms counted, without them
+   (:func:`simlab.borders.fill_mask`); a dark sky turned by 11 degrees kept 6 of its
+   original's 633 keypoints before, and 522 after.
 
 Global descriptors (``"phash"``, ``"histogram"``, ``"vgg16"``) are searched exactly with
 numpy for comparison, and ``"seed004"`` reproduces the seed's program as a baseline.
@@ -63,7 +67,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -72,12 +76,13 @@ from .io import load_scaled
 
 __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
            "FORMAT_VERSION", "IndexError_", "IndexNotFoundError", "CorruptIndexError",
-           "ForeignIndexError", "IndexVersionError", "add_index_parsers"]
+           "ForeignIndexError", "IndexVersionError", "add_index_parsers", "rank_fusion",
+           "verify_words"]
 
 #: ``format`` field of ``index.json``: what tells a simlab index from any other folder.
 FORMAT = "simlab-index"
 #: Bumped whenever the layout of the files changes; other versions are refused.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "index.json"
 
 #: Index methods and what they store. ``bow-verify`` is the default (see the benchmark
@@ -189,8 +194,8 @@ def _global_features(image: np.ndarray, method: str, options: dict) -> dict[str,
     if method == "histogram":
         from .methods.histogram import histogram_features
 
-        hist = histogram_features(image, {"color_space": "rgb",
-                                          "bins": int(options["bins"])})["hist"].ravel()
+        hist = histogram_features(image, {"color_space": "rgb", "bins": int(options["bins"]),
+                                          "mask": _picture_mask(image)})["hist"].ravel()
         # Hellinger: the cosine of square-rooted histograms is their Bhattacharyya
         # coefficient, and a plain matrix product searches it exactly.
         vector = np.sqrt(np.maximum(hist, 0)).astype(np.float32)
@@ -212,6 +217,15 @@ def _fallback_features(image: np.ndarray) -> dict[str, np.ndarray]:
     found = _global_features(thumbnail, "phash", {})
     found["vector"] = _global_features(thumbnail, "histogram", {"bins": 8})["vector"]
     return found
+
+
+def _picture_mask(image: np.ndarray) -> np.ndarray | None:
+    """Where the picture is: not the black or white fill around a rotated or padded copy
+    (:func:`simlab.borders.fill_mask`), whose colour would count in a histogram."""
+    from .borders import fill_mask
+
+    fill = fill_mask(image)
+    return None if fill is None else ~fill
 
 
 def _extract(source, method: str, options: dict, vocabulary) -> dict[str, np.ndarray]:
@@ -851,11 +865,7 @@ class Index:
         if mirror:
             hamming = np.minimum(hamming, _hamming(prepared["bits"], query["hash_mirrored"]))
         histogram = prepared["vectors"] @ query["vector"]
-        fused = np.zeros(len(cosines), np.float64)
-        for similarity in (cosines, -hamming.astype(np.float32), histogram):
-            ranks = np.empty(len(similarity), np.int64)
-            ranks[np.argsort(-similarity, kind="stable")] = np.arange(len(similarity))
-            fused += 1.0 / (FUSION_K + ranks)
+        fused = rank_fusion([cosines, -hamming.astype(np.float32), histogram])
         return {"fused": fused, "best": 3.0 / FUSION_K, "hamming": hamming,
                 "histogram": histogram}
 
@@ -902,6 +912,26 @@ class Index:
                           best["inliers"], details,
                           {"points_a": points_query, "points_b": points_match,
                            "inlier_mask": best["inlier_mask"]})
+
+
+def rank_fusion(similarities: Sequence[np.ndarray], *, k: int = FUSION_K) -> np.ndarray:
+    """Reciprocal-rank fusion (Cormack et al. 2009): ``sum(1 / (k + rank))`` per item.
+
+    Each array ranks the same items (higher is more similar; rank 0 is the best).
+    Tied items share the best rank of their group, that is how many items score
+    strictly higher: a query without keypoints has every cosine 0, and then the order
+    of the files must not vote.
+
+    Examples
+    --------
+    >>> rank_fusion([np.array([0.9, 0.1, 0.5]), np.array([0.0, 0.0, 0.0])], k=1).round(3)
+    array([2.   , 1.333, 1.5  ])
+    """
+    fused = np.zeros(len(similarities[0]), np.float64)
+    for similarity in similarities:
+        ranks = np.searchsorted(np.sort(-similarity), -similarity, "left")
+        fused += 1.0 / (k + ranks)
+    return fused
 
 
 def _hamming(bits: np.ndarray, hash_bytes: np.ndarray) -> np.ndarray:

@@ -353,3 +353,13 @@ def test_large_images_skip_the_doubled_octave_and_still_verify(tmp_path):
     hits = built.search(samples.jpeg(samples.rotate(samples.crop(source, 0.5), 8), 25), top=2)
     assert _name(hits[0]) == "coffee" and hits[0].details["verified"]
     assert hits[0].details["inliers"] >= 10 and not hits[1].details["verified"]
+
+
+def test_rank_fusion_lets_ties_share_a_rank_so_file_order_does_not_vote():
+    # All-zero cosines (a query without keypoints) must not favour the first file.
+    histogram = np.array([0.2, 0.9, 0.5])
+    fused = simindex.rank_fusion([np.zeros(3), histogram])
+    assert np.argmax(fused) == 1
+    assert np.allclose(fused - simindex.rank_fusion([histogram]), 1 / simindex.FUSION_K)
+    reversed_order = simindex.rank_fusion([np.zeros(3), histogram[::-1]])
+    assert np.allclose(reversed_order, fused[::-1])
