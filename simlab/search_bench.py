@@ -56,6 +56,9 @@ TRANSFORMATIONS = ("crop", "jpeg", "downscale", "gamma/contrast", "rotation", "g
 _OPENARENA = {"openarena-": "/usr/share/games/openarena/baseoa/pak4-textures.pk3",
               "openarena088-": "/usr/share/games/openarena/baseoa/pak6-patch088.pk3"}
 _DATASET_VERSION = 3
+#: Written before a set's files and removed after ``dataset.json``: an interrupted
+#: build leaves it, and the next build knows the folder is a benchmark set.
+BUILDING_MARKER = ".building"
 
 
 def _sources(only_samples: bool = False) -> Iterator[tuple[str, Any]]:
@@ -210,14 +213,20 @@ def build_dataset(out: str | os.PathLike, *, queries: int = 100, min_distractors
             f"the benchmark needs {queries} query sources and {min_distractors} "
             f"distractors: install the Debian packages {' '.join(APT_PACKAGES)}")
     # A set built with other settings leaves files behind that would join the database.
+    # The marker says the folder is ours even when a build was interrupted before
+    # dataset.json, so the next build may clear it instead of refusing it.
+    marker = root / BUILDING_MARKER
     for part in ("db", "queries"):
         if (root / part).is_dir() and any((root / part).iterdir()):
-            if not manifest_path.is_file():
+            if not (manifest_path.is_file() or marker.is_file()):
                 raise SimlabError("exists and is not from a benchmark set (no "
                                   "dataset.json): choose another folder",
                                   os.fspath(root / part))
             shutil.rmtree(root / part)
-        (root / part).mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
+    marker.write_text("a simlab search benchmark set is being written here\n")
+    for part in ("db", "queries"):
+        (root / part).mkdir(parents=True, exist_ok=True)
     for name, image in kept:
         Image.fromarray(image).save(root / "db" / f"{name}.jpg", quality=92)
     related = _related_pairs([root / "db" / f"{name}.jpg" for name, _ in kept],
@@ -256,6 +265,7 @@ def build_dataset(out: str | os.PathLike, *, queries: int = 100, min_distractors
                             "mate": sum(n.startswith("mate-") for n, _ in kept),
                             "openarena": sum(n.startswith("openarena") for n, _ in kept)}}
     write_json(manifest_path, manifest)
+    marker.unlink()
     return manifest
 
 

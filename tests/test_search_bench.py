@@ -90,3 +90,20 @@ def test_a_name_seen_twice_is_one_database_file(tmp_path, monkeypatch):
                                           max_side=384, only_samples=True, progress=False)
     assert len(set(manifest["database"])) == len(manifest["database"])
     assert len(list((tmp_path / "db").iterdir())) == len(manifest["database"])
+
+
+def test_an_interrupted_build_is_cleared_and_redone(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    # Interrupted after the database files, before dataset.json.
+    monkeypatch.setattr(search_bench, "_related_pairs", fail)
+    with pytest.raises(KeyboardInterrupt):
+        search_bench.build_dataset(tmp_path, queries=10, min_distractors=0, max_side=384,
+                                   only_samples=True, progress=False)
+    assert any((tmp_path / "db").iterdir()) and not (tmp_path / "dataset.json").exists()
+    monkeypatch.undo()
+    manifest = search_bench.build_dataset(tmp_path, queries=10, min_distractors=0,
+                                          max_side=384, only_samples=True, progress=False)
+    assert sorted(p.name for p in (tmp_path / "db").iterdir()) == sorted(manifest["database"])
+    assert not (tmp_path / search_bench.BUILDING_MARKER).exists()
