@@ -101,9 +101,11 @@ METHODS = {
 }
 DEFAULT_METHOD = "bow-verify"
 _WORD_METHODS = ("bow-verify", "bow", "seed004")
-#: Reciprocal-rank fusion constant (Cormack et al. 2009's k = 60): a higher k flattens
-#: the difference between the first ranks.
-FUSION_K = 60
+#: Reciprocal-rank fusion constant: a higher k flattens the difference between the first
+#: ranks. Cormack et al. (2009) use 60; 30 lets an image that one signal clearly puts
+#: first (a flat sky's histogram) count for more, and on four draws of the search
+#: benchmark (100 queries each) it found 0-2 more sources per draw and never fewer.
+FUSION_K = 30
 
 #: Defaults of the options stored with an index (they change the stored features).
 #: ``fine_octave_below``: images of at least 400 px skip SIFT's doubled first octave
