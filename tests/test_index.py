@@ -76,8 +76,9 @@ def _glow(size: int, centre: tuple[float, float], colour: tuple[int, int, int]) 
 
 
 def test_low_texture_copy_is_found_by_the_global_fallback(folder, tmp_path):
-    # Smooth images give SIFT next to nothing to verify; pHash and the colour histogram
-    # must still put the source first, through the rank fusion, and say it is unverified.
+    # Smooth images give SIFT next to nothing to verify; the ordinal thumbnail and the
+    # colour histogram must still put the source first, through the rank fusion, and
+    # say it is unverified.
     glows = _write_folder(tmp_path / "glows")
     layout = {"red": ((0.5, 0.5), (250, 30, 20)), "blue": ((0.3, 0.6), (40, 90, 250)),
               "green": ((0.7, 0.3), (30, 220, 60)), "amber": ((0.4, 0.4), (250, 170, 20))}
@@ -88,14 +89,19 @@ def test_low_texture_copy_is_found_by_the_global_fallback(folder, tmp_path):
     hits = built.search(query, top=3)
     assert _name(hits[0]) == "glow-blue"
     assert not hits[0].details["verified"]
-    assert hits[0].details["hamming_distance"] < hits[1].details["hamming_distance"]
+    assert hits[0].details["ordinal"] > 0.9 > hits[1].details["ordinal"]
     assert 0 < hits[0].score < 0.1 and hits[0].score > hits[1].score
-    # A mirrored copy: its pHash matches only when mirroring is allowed.
+    # A darker, grey copy: the histogram no longer agrees, the pixel ranks still do.
+    darker = samples.grayscale(samples.brightness_contrast(query, 1.8, contrast=0.8))
+    ordinal = {_name(h): h.details["ordinal"] for h in built.search(darker, top=len(built))}
+    assert max(ordinal, key=ordinal.get) == "glow-blue"
+    assert ordinal["glow-blue"] > 0.8 > max(v for k, v in ordinal.items() if k != "glow-blue")
+    # A mirrored copy: its layout matches only when mirroring is allowed.
     flipped = samples.flip(query)
-    distance = {mirror: {_name(h): h.details["hamming_distance"]
-                         for h in built.search(flipped, top=len(built), mirror=mirror)}
-                for mirror in (True, False)}
-    assert distance[True]["glow-blue"] < distance[False]["glow-blue"]
+    similarity = {mirror: {_name(h): h.details["ordinal"]
+                           for h in built.search(flipped, top=len(built), mirror=mirror)}
+                  for mirror in (True, False)}
+    assert similarity[True]["glow-blue"] > 0.9 > similarity[False]["glow-blue"]
 
 
 def test_saved_index_loads_with_the_same_results(built, folder):
