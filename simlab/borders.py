@@ -21,9 +21,10 @@ def fill_mask(image: np.ndarray, *, tolerance: int = 2, extreme: int = 8, seam: 
     flood-filled (4-connected) over pixels within ``tolerance`` grey levels of the
     corner's own value; the tolerance lets JPEG noise in a flat fill pass. Only the
     extremes count because padding is black or white, while a flat grey sky in a
-    corner is picture. The union counts as fill only when it covers between ``min_fraction`` and
-    ``max_fraction`` of the image: a few flat corner pixels are picture, and an almost
-    uniform image has no picture left to describe once its fill is dropped.
+    corner is picture. The union counts as fill only when it covers between
+    ``min_fraction`` and ``max_fraction`` of the image: a few flat corner pixels are
+    picture, and an almost uniform image has no picture left to describe once its fill
+    is dropped.
 
     Parameters
     ----------

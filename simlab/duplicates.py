@@ -90,10 +90,11 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
     """Keypoints and descriptors of one RGB image, as arrays a cache can store.
 
     The grey image is first stretched so its 0.5-99.5 percentiles span 0-255 (measured
-    without a black or white fill around the picture, see :func:`simlab.borders.fill_mask`), and
-    SIFT's contrast threshold is a quarter of OpenCV's default: dim, low-contrast panels
-    (microscopy, fundus images) then get keypoints too, and a copy whose contrast was
-    changed is detected at the same places. The ``max_keypoints`` strongest are kept.
+    without a black or white fill around the picture, see
+    :func:`simlab.borders.fill_mask`), and SIFT's contrast threshold is a quarter of
+    OpenCV's default: dim, low-contrast panels (microscopy, fundus images) then get
+    keypoints too, and a copy whose contrast was changed is detected at the same
+    places. The ``max_keypoints`` strongest are kept.
 
     Parameters
     ----------

@@ -663,11 +663,10 @@ class Index:
                     raise ValueError(f"{len(stored)} hashes stored, {count} listed")
                 for i in range(count):
                     features[i][f"hash{side}"] = stored[i]
-        stored_vectors = {"vectors": "vector", "ordinals": "ordinal"} \
-            if self.method == "bow-verify" else {"vectors": "vector"}
-        if self.method in ("phash", "bow", "seed004"):
-            stored_vectors = {}
-        for name, key in stored_vectors.items():
+        # Array name in the file -> feature key, per method.
+        stored_vectors = {"phash": {}, "bow": {}, "seed004": {},
+                          "bow-verify": {"vectors": "vector", "ordinals": "ordinal"}}
+        for name, key in stored_vectors.get(self.method, {"vectors": "vector"}).items():
             vectors = arrays[name].astype(np.float32)
             if len(vectors) != count:
                 raise ValueError(f"{len(vectors)} {name} stored, {count} listed")

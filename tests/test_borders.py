@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -18,11 +19,10 @@ def test_white_corners_of_a_rotated_copy_are_fill(night):
     assert mask is not None and mask.shape == turned.shape[:2]
     assert mask[0, 0] and mask[-1, -1] and not mask[128, 128]
     # All of the white fill is masked, and beyond it only the blended seam (2 px).
-    import cv2
-
     white = (turned == 255).all(axis=2).astype(np.uint8)
+    near_white = cv2.dilate(white, np.ones((3, 3), np.uint8), iterations=2).astype(bool)
     assert mask[white.astype(bool)].all()
-    assert not mask[~cv2.dilate(white, np.ones((3, 3), np.uint8), iterations=2).astype(bool)].any()
+    assert not mask[~near_white].any()
 
 
 def test_black_letterbox_survives_jpeg_and_plain_pictures_have_no_fill():
