@@ -369,3 +369,23 @@ def test_rank_fusion_lets_ties_share_a_rank_so_file_order_does_not_vote():
     assert np.allclose(fused - simindex.rank_fusion([histogram]), 1 / simindex.FUSION_K)
     reversed_order = simindex.rank_fusion([np.zeros(3), histogram[::-1]])
     assert np.allclose(reversed_order, fused[::-1])
+
+
+def test_few_inliers_among_many_correspondences_are_not_verified(built, monkeypatch):
+    # A repetitive texture gives hundreds of same-word correspondences, and RANSAC then
+    # lines up a dozen of them by chance: enough inliers, far too small a share.
+    query = samples.jpeg(samples.sample_image("coffee", max_side=320), 40)
+    assert _name(built.search(query, top=1)[0]) == "coffee"
+
+    def chance(words_query, *args, **kwargs):
+        many = np.arange(400)
+        return {"inliers": 12, "query_index": many, "match_index": many,
+                "inlier_mask": many < 12}
+
+    monkeypatch.setattr(simindex, "verify_words", chance)
+    hits = built.search(query, top=len(built))
+    assert not any(hit.details["verified"] for hit in hits)
+    assert all(hit.score < 0.1 for hit in hits)
+    # The same evidence counts when the share is not asked for.
+    loose = built.search(query, top=len(built), min_inlier_ratio=0.0)
+    assert all(hit.details["verified"] and hit.details["inliers"] == 12 for hit in loose)
