@@ -380,11 +380,13 @@ def scale_run(data: str | os.PathLike, *, total: int = 2000, method: str = "bow-
     """Index the database plus synthetic mosaics up to ``total`` images; time the queries.
 
     Extrapolates to 10,000 images linearly (the inverted file's postings, the stored
-    words and the index file all grow linearly with the number of images). The query
-    time is measured twice in this run, on the database alone (its index from
-    :func:`run_benchmark`, built here if missing) and on all ``total`` images; the line
-    through the two medians gives ``query_p50_ms_at_10000``. The verification of the
-    shortlist does not grow with the index, so the line is what grows.
+    words and the index file all grow linearly with the number of images). Each query is
+    timed on the database alone (its index from :func:`run_benchmark`, built here if
+    missing) and, right after, on all ``total`` images. The median of those paired
+    differences, per added image, is the slope that ``query_p50_ms_at_10000`` follows:
+    the query's own features and the verification of the shortlist do not grow with the
+    index, and pairing cancels the drift of a busy machine, which two separate medians
+    did not (their difference swung from -4 to +22 ms between two runs).
     """
     from PIL import Image
 
@@ -422,27 +424,27 @@ def scale_run(data: str | os.PathLike, *, total: int = 2000, method: str = "bow-
     if not (small_dir / "index.json").is_file():
         build([root / "db" / file for file in manifest["database"]], method=method,
               path=small_dir, rebuild=True, workers=workers, progress=progress)
-    medians = {}
-    for name, directory in (("database", small_dir), ("total", index_dir)):
-        index = Index.load(directory)
-        index.search(root / "queries" / manifest["queries"][0]["file"], top=10)  # warm up
-        times = []
-        for query in manifest["queries"]:
+    indexes = {"database": Index.load(small_dir), "total": Index.load(index_dir)}
+    times: dict[str, list[float]] = {name: [] for name in indexes}
+    for index in indexes.values():  # warm up
+        index.search(root / "queries" / manifest["queries"][0]["file"], top=10)
+    for query in manifest["queries"]:
+        for name, index in indexes.items():
             began = time.perf_counter()
             index.search(root / "queries" / query["file"], top=10)
-            times.append(time.perf_counter() - began)
-        medians[name] = (len(index), 1000 * float(np.percentile(times, 50)),
-                         1000 * float(np.percentile(times, 95)))
+            times[name].append(1000 * (time.perf_counter() - began))
     size = _folder_bytes(index_dir)
-    count, p50, p95 = medians["total"]
-    small_count, small_p50, _ = medians["database"]
-    # Noise can make the slope negative on a small step; time never falls with size.
-    slope = max(0.0, (p50 - small_p50) / (count - small_count)) if count > small_count \
-        else 0.0
+    count, small_count = len(indexes["total"]), len(indexes["database"])
+    p50 = float(np.percentile(times["total"], 50))
+    growth = float(np.median(np.subtract(times["total"], times["database"])))
+    # Time does not fall as the index grows: a negative median is noise.
+    slope = max(0.0, growth) / (count - small_count) if count > small_count else 0.0
     return {"method": method, "images": count, "index_s": index_seconds,
             "images/s": count / index_seconds, "index_MB": size / 1e6,
-            "query_p50_ms": p50, "query_p95_ms": p95,
-            "database_images": small_count, "database_query_p50_ms": small_p50,
+            "query_p50_ms": p50, "query_p95_ms": float(np.percentile(times["total"], 95)),
+            "database_images": small_count,
+            "database_query_p50_ms": float(np.percentile(times["database"], 50)),
+            "paired_growth_ms": growth,
             "index_MB_at_10000": size / 1e6 * 10_000 / count,
             "query_p50_ms_at_10000": p50 + slope * (10_000 - count)}
 

@@ -109,15 +109,16 @@ def test_an_interrupted_build_is_cleared_and_redone(tmp_path, monkeypatch):
     assert not (tmp_path / search_bench.BUILDING_MARKER).exists()
 
 
-def test_scale_run_times_two_sizes_and_extrapolates_along_their_line(small_set):
+def test_scale_run_times_two_sizes_and_extrapolates_by_their_paired_difference(small_set):
     root, manifest = small_set
     result = search_bench.scale_run(root, total=len(manifest["database"]) + 6,
                                     method="phash", progress=False)
     assert result["images"] == len(manifest["database"]) + 6
     assert result["database_images"] == len(manifest["database"])
-    slope = max(0.0, (result["query_p50_ms"] - result["database_query_p50_ms"]) / 6)
+    slope = max(0.0, result["paired_growth_ms"]) / 6
     assert result["query_p50_ms_at_10000"] == pytest.approx(
         result["query_p50_ms"] + slope * (10_000 - result["images"]))
+    assert result["query_p50_ms_at_10000"] >= result["query_p50_ms"]
     assert result["index_MB_at_10000"] == pytest.approx(
         result["index_MB"] * 10_000 / result["images"])
     assert sorted(p.name for p in (root / f"scale-{result['images']}" / "synthetic")
