@@ -106,6 +106,10 @@ METHODS = {
 }
 DEFAULT_METHOD = "bow-verify"
 _WORD_METHODS = ("bow-verify", "bow", "seed004")
+#: The float vectors each method stores per image: array name in the file and in the
+#: search structures -> key in an image's features.
+_VECTORS = {"bow-verify": {"vectors": "vector", "ordinals": "ordinal"},
+            "histogram": {"vectors": "vector"}, "vgg16": {"vectors": "vector"}}
 #: Reciprocal-rank fusion constant: a higher k flattens the difference between the first
 #: ranks. Cormack et al. (2009) use 60; 30 lets an image that one signal clearly puts
 #: first (a flat sky's histogram) count for more, and on four draws of the search
@@ -517,14 +521,12 @@ class Index:
                 arrays["points"] = (np.concatenate(points) if points
                                     else np.zeros((0, 2))).astype(np.float16)
             arrays.update(self.vocabulary.to_arrays())
-            if self.method == "bow-verify":
-                # float16: these cosines need 3 digits, and it halves the file.
-                arrays["vectors"] = self._vector_array().astype(np.float16)
-                arrays["ordinals"] = self._vector_array("ordinal").astype(np.float16)
         elif self.method == "phash":
             arrays.update(self._hash_arrays())
-        else:
-            arrays["vectors"] = self._vector_array()
+        # bow-verify's fallback cosines need 3 digits, and float16 halves the file.
+        vector_type = np.float16 if self.method == "bow-verify" else np.float32
+        for name, key in _VECTORS.get(self.method, {}).items():
+            arrays[name] = self._vector_array(key).astype(vector_type)
         return arrays
 
     def _hash_arrays(self) -> dict[str, np.ndarray]:
@@ -673,10 +675,7 @@ class Index:
                     raise ValueError(f"{len(stored)} hashes stored, {count} listed")
                 for i in range(count):
                     features[i][f"hash{side}"] = stored[i]
-        # Array name in the file -> feature key, per method.
-        stored_vectors = {"phash": {}, "bow": {}, "seed004": {},
-                          "bow-verify": {"vectors": "vector", "ordinals": "ordinal"}}
-        for name, key in stored_vectors.get(self.method, {"vectors": "vector"}).items():
+        for name, key in _VECTORS.get(self.method, {}).items():
             vectors = arrays[name].astype(np.float32)
             if len(vectors) != count:
                 raise ValueError(f"{len(vectors)} {name} stored, {count} listed")
@@ -721,10 +720,8 @@ class Index:
             prepared["bits"] = np.unpackbits(
                 np.array([f["hash"] for f in self._features], np.uint8).reshape(count, 8),
                 axis=1).astype(bool)
-        if self.method not in ("phash", "bow", "seed004"):
-            prepared["vectors"] = self._vector_array()
-        if self.method == "bow-verify":
-            prepared["ordinals"] = self._vector_array("ordinal")
+        for name, key in _VECTORS.get(self.method, {}).items():
+            prepared[name] = self._vector_array(key)
         self._search = prepared
         return prepared
 
