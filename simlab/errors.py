@@ -22,6 +22,7 @@ __all__ = [
     "InvalidParameterError",
     "MethodUnavailableError",
     "WeightsNotFoundError",
+    "InvalidFeaturesError",
 ]
 
 
@@ -107,3 +108,7 @@ class MethodUnavailableError(SimlabError):
 
 class WeightsNotFoundError(MethodUnavailableError):
     """Deep-model weights are not available offline."""
+
+
+class InvalidFeaturesError(SimlabError, ValueError):
+    """Features given to a job are not the kind it takes (missing keys, other descriptor)."""

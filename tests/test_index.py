@@ -180,7 +180,7 @@ def test_unreadable_files_are_skipped_and_listed(folder, tmp_path):
     assert {Path(s["path"]).name for s in manifest["skipped"]} == set(skipped)
 
 
-@pytest.mark.parametrize("method", ["phash", "histogram", "bow", "seed004"])
+@pytest.mark.parametrize("method", ["phash", "histogram", "bow", "naive-bow"])
 def test_other_methods_find_a_recompressed_copy(folder, method):
     index = build(folder, method=method, progress=False)
     query = samples.jpeg(samples.sample_image("coffee", max_side=320), 30)
@@ -377,12 +377,15 @@ def test_few_inliers_among_many_correspondences_are_not_verified(built, monkeypa
     query = samples.jpeg(samples.sample_image("coffee", max_side=320), 40)
     assert _name(built.search(query, top=1)[0]) == "coffee"
 
-    def chance(words_query, *args, **kwargs):
-        many = np.arange(400)
-        return {"inliers": 12, "query_index": many, "match_index": many,
-                "inlier_mask": many < 12}
+    from simlab.local import Verification
+    from simlab.search.backends import VerifiedWords
 
-    monkeypatch.setattr(simindex, "verify_words", chance)
+    def chance(query_side, stored, **kwargs):
+        many = np.arange(400)
+        return Verification(np.stack([many, many], 1), many < 12, np.eye(3), 12, 400,
+                            "similarity")
+
+    monkeypatch.setattr(VerifiedWords, "verify", staticmethod(chance))
     hits = built.search(query, top=len(built))
     assert not any(hit.details["verified"] for hit in hits)
     assert all(hit.score < 0.1 for hit in hits)
