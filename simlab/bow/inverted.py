@@ -34,8 +34,8 @@ class InvertedFile:
     Examples
     --------
     >>> inverted = InvertedFile.build([np.array([0, 1, 1]), np.array([2, 3])], words=4)
-    >>> inverted.cosines(np.array([1, 0])).round(3).tolist()
-    [0.985, 0.0]
+    >>> [round(float(c), 2) for c in inverted.cosines(np.array([1, 0]))]
+    [0.99, 0.0]
     """
 
     def __init__(self, rows, idf: np.ndarray, mirror: np.ndarray | None = None):

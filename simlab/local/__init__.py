@@ -19,8 +19,8 @@ Examples
 >>> a, b = extract_local(image), extract_local(samples.rotate(image, 20))
 >>> pairs = ratio_matches(a["descriptors"], b["descriptors"])
 >>> found = verify(a, b, pairs)
->>> found.inliers > 50, round(found.transform["rotation_degrees"])
-(True, 20)
+>>> found.inliers > 50, round(found.transform["rotation_degrees"])  # y down: clockwise
+(True, -20)
 """
 
 from .correspond import mutual_matches, ratio_matches, self_matches, word_correspondences

@@ -93,6 +93,7 @@ def _local_linear(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     if np.allclose(matrix[2, :2], 0.0):
         return np.broadcast_to(matrix[:2, :2] / matrix[2, 2], (len(points), 2, 2))
     w = points @ matrix[2, :2] + matrix[2, 2]
+    w = np.where(np.abs(w) < 1e-12, np.nan, w)  # on the horizon line: no local transform
     mapped = (points @ matrix[:2, :2].T + matrix[:2, 2]) / w[:, None]
     jacobian = matrix[None, :2, :2] - mapped[:, :, None] * matrix[None, 2, None, :2]
     return jacobian / w[:, None, None]
@@ -110,9 +111,12 @@ def _consistent(matrix: np.ndarray, a: Mapping[str, np.ndarray], b: Mapping[str,
                            - linear[:, 0, 1] * linear[:, 1, 0]))
     turn = (angles_b - angles_a - rotation + 180.0) % 360.0 - 180.0
     growth = np.abs(np.log(np.maximum(sizes_b, 1e-6) / np.maximum(sizes_a * scale, 1e-6)))
-    # Features without orientations (NaN angles or zero sizes) are not checked.
-    unknown = ~np.isfinite(turn) | (sizes_a <= 0) | (sizes_b <= 0)
-    return unknown | ((np.abs(turn) <= max_angle) & (growth <= math.log(max_size_ratio)))
+    # Features without orientations (NaN angles or zero sizes) are not checked; where the
+    # transform has no finite local form (a degenerate homography), nothing agrees.
+    unknown = ~np.isfinite(angles_a) | ~np.isfinite(angles_b) | (sizes_a <= 0) | (sizes_b <= 0)
+    with np.errstate(invalid="ignore"):
+        agrees = (np.abs(turn) <= max_angle) & (growth <= math.log(max_size_ratio))
+    return unknown | agrees
 
 
 def describe_transform(matrix: np.ndarray) -> dict[str, Any]:
@@ -189,7 +193,7 @@ def overlap(matrix: np.ndarray, shape_a, shape_b):
     region_b = region_b.reshape(-1, 2).astype(np.float32)
     region_a = _apply(np.linalg.inv(matrix), region_b).astype(np.float32)
     area_a = area / abs(np.linalg.det(matrix[:2, :2]))
-    fraction = lambda value, shape: round(min(1.0, value / float(shape[0] * shape[1])), 4)
+    fraction = lambda value, shape: round(min(1.0, float(value) / float(shape[0] * shape[1])), 4)
     return fraction(area_a, shape_a), fraction(area, shape_b), region_a, region_b
 
 
