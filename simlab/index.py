@@ -79,7 +79,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from .bow import FUSION_K, rank_fusion
-from .errors import InvalidParameterError, SimlabError
+from .errors import (CorruptIndexError, ForeignIndexError, IndexError_, IndexNotFoundError,
+                     IndexVersionError, InvalidParameterError, SimlabError)
 from .io import load_scaled
 from .results import SearchHit
 from .search.backends import BACKENDS, MIN_INLIER_RATIO, get_backend
@@ -109,29 +110,6 @@ DEFAULT_METHOD = "bow-verify"
 #: above ``max_side`` keeps the doubled octave for every image.
 _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     name: backend.defaults for name, backend in BACKENDS.items()}
-
-
-class IndexError_(SimlabError):
-    """An index directory cannot be used (base class of the index errors).
-
-    Named with a trailing underscore so it does not shadow Python's ``IndexError``.
-    """
-
-
-class IndexNotFoundError(IndexError_, FileNotFoundError):
-    """No index at that path."""
-
-
-class CorruptIndexError(IndexError_):
-    """The index files are damaged: unreadable JSON, truncated arrays, mismatched parts."""
-
-
-class ForeignIndexError(IndexError_):
-    """The path holds something that is not a simlab index (or another method's index)."""
-
-
-class IndexVersionError(IndexError_):
-    """The index was written in a format version this simlab does not read."""
 
 
 # ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from PIL import Image
 from simlab import duplicates, samples
 from simlab.cli import main
 from simlab.errors import InvalidParameterError
-from simlab.pairs_bench import synthetic_cells
+from simlab.samples import synthetic_cells
 
 SIDE = 200  # small panels keep the file fast; every case below still has texture
 
