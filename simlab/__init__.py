@@ -33,14 +33,19 @@ __all__ = [
 __version__ = "0.1.0"
 
 # Submodules with heavier imports (matplotlib, ipywidgets) load on first attribute access,
-# so `simlab.widgets.compare_ui()` works after a plain `import simlab`.
-_LAZY_SUBMODULES = ("plotting", "samples", "widgets", "robustness", "demo", "bench", "cli",
-                    "duplicates", "index")
+# so `simlab.duplicates.find()` works after a plain `import simlab`. The notebook tooling
+# lives in simlab.lab; `from simlab import samples` (or widgets...) reaches it there.
+_LAZY_SUBMODULES = {
+    "plotting": "plotting", "bench": "bench", "cli": "cli", "duplicates": "duplicates",
+    "index": "index", "search": "search", "local": "local", "bow": "bow", "lab": "lab",
+    "samples": "lab.samples", "widgets": "lab.widgets", "robustness": "lab.robustness",
+    "demo": "lab.demo", "report": "lab.report",
+}
 
 
 def __getattr__(name: str):
     if name in _LAZY_SUBMODULES:
         import importlib
 
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(f"{__name__}.{_LAZY_SUBMODULES[name]}")
     raise AttributeError(f"module 'simlab' has no attribute {name!r}")

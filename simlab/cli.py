@@ -7,6 +7,7 @@ Exit codes: 0 success, 2 bad input or usage (one line on stderr, no traceback),
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 from typing import Any, Sequence
@@ -126,22 +127,22 @@ def _image_format(path: str) -> str:
 
 def _cmd_pairs(args: argparse.Namespace) -> int:
     from .duplicates import find
-    from .pairs_report import pairs_payload, write_report
+    from .duplicates.report import pairs_payload, write_report
 
-    frame = find(args.dir, method=args.method, threshold=args.threshold,
-                 max_side=args.max_side, workers=args.workers)
-    table = write_report(frame, args.out, max_side=args.max_side)
+    result = find(args.dir, method=args.method, threshold=args.threshold,
+                  max_side=args.max_side, workers=args.workers)
+    table = write_report(result, args.out, max_side=args.max_side)
     if args.json:
-        print(json.dumps(pairs_payload(table), indent=2))
+        print(json.dumps(pairs_payload(result, table), indent=2))
         return 0
-    stats = frame.attrs["stats"]
+    stats = result.stats
     print(f"{stats['images']} images, {stats['skipped']} skipped, {stats['candidates']} of "
           f"{stats['pairs_possible']} pairs verified, {stats['flagged']} flagged "
           f"({stats['seconds']['total']:.1f} s)")
     for row in table.itertuples():
         b = "(same image)" if row.a == row.b else row.b
         print(f"{row.score:.2f}  {row.kind:<9} {row.inliers:>5} inliers  {row.a}  {b}")
-    for item in frame.attrs["skipped"]:
+    for item in result.skipped:
         print(f"skipped: {item['path']}: {item['reason']}")
     print(f"wrote {args.out}/pairs.csv, {args.out}/index.html and {len(table)} pictures")
     return 0
@@ -177,7 +178,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import build_report
+    from .lab.report import build_report
 
     runs = build_report(args.out, notebooks=args.notebooks, figures_dir=args.figures,
                         assets=args.assets, quick=args.quick, timeout=args.timeout)
@@ -188,11 +189,102 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .lab.demo import run_demo
 
     summary = run_demo(args.out, methods=args.method or None)
     print(summary)
     return 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .index import build
+
+    options = {"max_side": args.max_side}
+    index = build(args.dir, method=args.method, path=args.index, rebuild=args.rebuild,
+                  workers=args.workers, progress=not args.json,
+                  **{k: v for k, v in options.items() if v is not None})
+    summary = index.last_update
+    if args.json:
+        print(json.dumps({"index": os.path.abspath(args.index), "method": index.method,
+                          "images": len(index), "added": summary["added"],
+                          "updated": summary["updated"], "removed": summary["removed"],
+                          "unchanged": summary["unchanged"], "skipped": summary["skipped"],
+                          "seconds": round(summary["seconds"], 3)}, indent=2))
+        return 0
+    rate = summary["images_per_second"]
+    print(f"{args.index}: {len(index)} images ({index.method}): {summary['added']} added, "
+          f"{summary['updated']} updated, {summary['removed']} removed, "
+          f"{summary['unchanged']} unchanged, {len(summary['skipped'])} skipped "
+          f"({summary['seconds']:.1f} s" + (f", {rate:.1f} images/s)" if rate else ")"))
+    for item in summary["skipped"]:
+        print(f"skipped: {item['path']}: {item['reason']}")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    index = Index.load(args.index)
+    if args.top < 1:
+        raise InvalidParameterError(f"--top must be at least 1, got {args.top}")
+    payload = []
+    for query in args.query:
+        hits = index.search(query, top=args.top)
+        payload.append({"query": query, "results": [
+            {"rank": rank, "path": hit.path, "score": round(hit.score, 6)}
+            for rank, hit in enumerate(hits, start=1)]})
+        if not args.json:
+            print(f"query: {query}")
+            for rank, hit in enumerate(hits, start=1):
+                extra = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                                  for k, v in hit.details.items())
+                print(f"{rank:>3}  {hit.score:.3f}  {hit.path}  ({extra})")
+    if args.json:
+        print(json.dumps(payload, indent=2))
+    return 0
+
+
+def add_index_parsers(subparsers) -> None:
+    """Add the ``index`` and ``search`` commands to ``simlab``'s subparsers.
+
+    ``simlab index DIR --index PATH [--method M] [--max-side PX] [--workers N]
+    [--rebuild] [--json]`` builds or updates an index; ``simlab search QUERY... --index
+    PATH [--top K] [--json]`` searches it. ``--json`` prints ``[{"query": ...,
+    "results": [{"rank": 1, "path": <absolute path>, "score": ...}]}]``.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser(prog="simlab")
+    >>> add_index_parsers(parser.add_subparsers(dest="command"))
+    >>> parser.parse_args(["search", "q.jpg", "--index", "ix", "--top", "3"]).top
+    3
+    """
+    index = subparsers.add_parser(
+        "index", help="index a folder of images for reverse image search (re-running "
+        "processes only new or changed files and drops deleted ones)")
+    index.add_argument("dir", help="folder of images (searched recursively)")
+    index.add_argument("--index", required=True, metavar="PATH",
+                       help="index directory to create or update")
+    from .index import DEFAULT_METHOD, METHODS
+
+    index.add_argument("--method", choices=list(METHODS), default=None,
+                       help=f"default {DEFAULT_METHOD} (or the existing index's method)")
+    index.add_argument("--max-side", type=int, default=None, metavar="PX",
+                       help="shrink images to this longest side first (default 640)")
+    index.add_argument("--workers", type=int, default=2, help="threads (default 2)")
+    index.add_argument("--rebuild", action="store_true",
+                       help="ignore an existing index at PATH and start over")
+    index.add_argument("--json", action="store_true", help="print a JSON summary")
+    index.set_defaults(func=_cmd_index)
+
+    search = subparsers.add_parser("search", help="find the indexed images most similar "
+                                   "to each query image")
+    search.add_argument("query", nargs="+", help="query image file(s)")
+    search.add_argument("--index", required=True, metavar="PATH", help="index directory")
+    search.add_argument("--top", type=int, default=10, help="results per query (default 10)")
+    search.add_argument("--json", action="store_true",
+                        help='print [{"query", "results": [{"rank", "path", "score"}]}]')
+    search.set_defaults(func=_cmd_search)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,8 +327,6 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--workers", type=int, default=2, help="threads (default 2)")
     pairs.add_argument("--json", action="store_true", help="print JSON")
     pairs.set_defaults(func=_cmd_pairs)
-
-    from .index import add_index_parsers  # `simlab index` and `simlab search`
 
     add_index_parsers(sub)
 

@@ -3,7 +3,8 @@
 * :class:`Similarity`: two images compared by one method (``simlab.compare``), and the
   verified correspondences of a search hit (:meth:`simlab.index.Index.matches`);
 * :class:`SearchHit`: one answer of a reverse image search;
-* :class:`PairMatch`: one verified pair (or copy-move) of the duplicate finder.
+* :class:`PairMatch`: one verified pair (or copy-move) of the duplicate finder;
+* :class:`PairsResult`: everything the duplicate finder found in a folder.
 
 Drawable coordinates (matched points, regions) say their frame: ``"extracted"`` (the
 pixels the features were extracted from, after ``max_side``) or ``"original"`` (the
@@ -18,7 +19,7 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
-__all__ = ["Similarity", "SearchHit", "PairMatch", "PAIR_COLUMNS"]
+__all__ = ["Similarity", "SearchHit", "PairMatch", "PairsResult", "PAIR_COLUMNS"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +158,53 @@ class PairMatch:
         return {"rotation_degrees": self.rotation_degrees, "scale": self.scale,
                 "mirrored": self.mirrored, "overlap_a": self.overlap_a,
                 "overlap_b": self.overlap_b, "kind": self.kind}
+
+
+@dataclass
+class PairsResult:
+    """What :func:`simlab.duplicates.find` found: flagged pairs, skipped files, counts.
+
+    Iterating gives the flagged :class:`PairMatch` objects, most certain first;
+    ``len()`` is how many were flagged.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per flagged pair, columns :data:`PAIR_COLUMNS` (add your own, e.g.
+        whether a pair was planted: :func:`simlab.duplicates.report.browse_pairs` can
+        show them).
+    matches : dict
+        ``(a, b)`` -> :class:`PairMatch` of each flagged pair, for the pictures.
+    skipped : list of dict
+        ``{"path", "reason"}`` per file that could not be read.
+    candidates : list of tuple
+        ``(a, b, mirrored, similarity)`` per pair the pruning sent to verification.
+    stats : dict
+        Counts, options and seconds per stage.
+    """
+
+    table: Any
+    matches: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)
+    candidates: list = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self):
+        return (self.matches[(a, b)] for a, b in zip(self.table["a"], self.table["b"]))
+
+    @classmethod
+    def empty(cls, **parts: Any) -> "PairsResult":
+        """A result with no flagged pair (``parts`` fill the other fields).
+
+        Examples
+        --------
+        >>> result = PairsResult.empty(skipped=[{"path": "x.png", "reason": "empty"}])
+        >>> len(result), list(result), result.skipped[0]["path"]
+        (0, [], 'x.png')
+        """
+        import pandas as pd
+
+        return cls(pd.DataFrame(columns=list(PAIR_COLUMNS)), **parts)

@@ -13,7 +13,7 @@ from PIL import Image
 from simlab import duplicates, samples
 from simlab.cli import main
 from simlab.errors import InvalidParameterError
-from simlab.samples import synthetic_cells
+from simlab.lab.samples import synthetic_cells
 
 SIDE = 200  # small panels keep the file fast; every case below still has texture
 
@@ -129,7 +129,7 @@ def test_pairs_cli_table_and_bad_threshold(figure_folder, tmp_path, capsys):
 
 
 def test_picture_draws_only_inliers_and_outlines_the_region(figure_folder):
-    from simlab.pairs_report import draw_pair
+    from simlab.duplicates.report import draw_pair
 
     _, paths, _ = figure_folder
     a, b = duplicates.extract_features(np.asarray(Image.open(paths["original"]))), None
@@ -213,15 +213,15 @@ def test_copy_move_inside_one_image_is_reported_as_a_pair(tmp_path, panel):
     forged[120:190, 110:180] = panel[10:80, 20:90]
     save(tmp_path, "forged.png", forged)
     save(tmp_path, "clean.png", samples.sample_image("camera", max_side=SIDE))
-    frame = duplicates.find(tmp_path, progress=False)
-    assert len(frame) == 1
-    row = frame.iloc[0]
+    result = duplicates.find(tmp_path, progress=False)
+    assert len(result) == 1
+    row = result.table.iloc[0]
     assert row.a == row.b == str(tmp_path / "forged.png") and row.kind == "copy-move"
     assert row.scale == pytest.approx(1.0, abs=0.05) and abs(row.rotation_degrees) < 2
-    match = frame.attrs["matches"][(row.a, row.b)]
+    match = result.matches[(row.a, row.b)]
     shift = np.median(match.points_b - match.points_a, axis=0)
     assert np.abs(np.abs(shift) - [90, 110]).max() < 3  # (110-20, 120-10) either way round
-    assert duplicates.find(tmp_path, progress=False, copy_move=False).empty
+    assert len(duplicates.find(tmp_path, progress=False, copy_move=False)) == 0
 
 
 def passes_find_gates(match) -> bool:
@@ -275,8 +275,8 @@ def test_repeating_textures_and_patterns_are_not_copy_moves(tmp_path):
         assert not passes_find_gates(match), (name, match)
     forged, _, _ = forged_cell_field(5)
     save(tmp_path, "forged_cells.png", forged)
-    frame = duplicates.find(tmp_path, progress=False)
-    assert [(Path(row.a).name, row.kind) for row in frame.itertuples()] == [
+    result = duplicates.find(tmp_path, progress=False)
+    assert [(Path(match.a).name, match.kind) for match in result] == [
         ("forged_cells.png", "copy-move")]
 
 
@@ -297,12 +297,12 @@ def test_grey_low_texture_images_do_not_pair_up(tmp_path):
         save(tmp_path, f"cells_{seed}.png", synthetic_cells(np.random.default_rng(seed)))
     for i in range(4):  # non-overlapping tiles of a real, grey, low-texture micrograph
         save(tmp_path, f"cell_tile_{i}.png", cell[:264, 132 * i:132 * (i + 1)])
-    frame = duplicates.find(tmp_path, progress=False)
+    frame = duplicates.find(tmp_path, progress=False).table
     assert frame.empty, frame[["a", "b", "kind", "inliers", "inlier_ratio", "score"]]
     # Even with the gates open, chance alignments stay far below them: RANSAC inliers
     # must also turn and scale their keypoints as the transform does.
     loose = duplicates.find(tmp_path, progress=False, threshold=0, min_inliers=0,
-                            min_inlier_ratio=0)
+                            min_inlier_ratio=0).table
     assert (loose["inliers"] < 8).all() and (loose["score"] < 0.3).all()
 
 
@@ -311,16 +311,18 @@ def test_grey_low_texture_images_do_not_pair_up(tmp_path):
 def test_find_frame_contract_and_feature_cache(figure_folder, monkeypatch):
     folder, paths, _ = figure_folder
     cache: dict = {}
-    frame = duplicates.find(folder, progress=False, features=cache)
+    result = duplicates.find(folder, progress=False, features=cache)
+    frame = result.table
     assert list(frame.columns) == list(duplicates.COLUMNS)
     assert list(frame["score"]) == sorted(frame["score"], reverse=True)
     assert set(frame["kind"]) <= {"copy", "crop", "rotation", "mirror", "copy-move"}
-    assert set(frame.attrs["matches"]) == set(zip(frame["a"], frame["b"]))
-    stats = frame.attrs["stats"]
+    assert set(result.matches) == set(zip(frame["a"], frame["b"]))
+    assert [(m.a, m.b) for m in result] == list(zip(frame["a"], frame["b"]))
+    stats = result.stats
     assert stats["images"] == 5 and stats["skipped"] == 4 and stats["flagged"] == len(frame)
     assert stats["candidates"] <= 6 * stats["images"]
     # The pairs the pruning sent to verification, by path (pairs_bench measures them).
-    candidates = frame.attrs["candidates"]
+    candidates = result.candidates
     assert len(candidates) == stats["candidates"]
     assert all({a, b} <= set(cache) and a != b for a, b, _, _ in candidates)
     assert set(cache) == {str(p) for p in paths.values()}
@@ -335,7 +337,7 @@ def test_find_frame_contract_and_feature_cache(figure_folder, monkeypatch):
 
     monkeypatch.setattr(duplicates.features, "_load_and_extract", only_uncached)
     again = duplicates.find(folder, progress=False, features=cache)
-    pd.testing.assert_frame_equal(again, frame)
+    pd.testing.assert_frame_equal(again.table, frame)
 
 
 def test_features_save_as_npz_without_pickle(tmp_path, panel):
@@ -364,9 +366,9 @@ def test_a_list_of_paths_works_like_a_folder(figure_folder, tmp_path):
     missing = tmp_path / "gone.png"
     frame = duplicates.find([paths["original"], paths["mirrored"], missing,
                              paths["original"]], progress=False)  # a repeat is read once
-    assert [(row.a, row.b, row.kind) for row in frame.itertuples()] == [
+    assert [(match.a, match.b, match.kind) for match in frame] == [
         (str(paths["original"]), str(paths["mirrored"]), "mirror")]
-    assert frame.attrs["skipped"] == [{"path": str(missing), "reason": "no such file; "
+    assert frame.skipped == [{"path": str(missing), "reason": "no such file; "
                                        "check the path and the working directory"}]
 
 
@@ -375,9 +377,9 @@ def test_bad_options_and_empty_input(tmp_path):
         duplicates.find(tmp_path, method="akaze", progress=False)
     with pytest.raises(InvalidParameterError, match="threshold"):
         duplicates.find(tmp_path, threshold=1.5, progress=False)
-    frame = duplicates.find(tmp_path, progress=False)
-    assert frame.empty and list(frame.columns) == list(duplicates.COLUMNS)
-    assert frame.attrs["skipped"] == []
+    result = duplicates.find(tmp_path, progress=False)
+    assert len(result) == 0 and list(result.table.columns) == list(duplicates.COLUMNS)
+    assert result.skipped == []
     flat = duplicates.extract_features(np.full((64, 64, 3), 128, np.uint8))
     assert len(flat["points"]) == 0
     assert duplicates.verify_pair(flat, flat).kind == "none"
@@ -385,12 +387,12 @@ def test_bad_options_and_empty_input(tmp_path):
 
 
 def test_browse_pairs_slider_filters_by_threshold_and_draws_the_chosen_pair(figure_folder):
-    from simlab.pairs_report import browse_pairs
+    from simlab.duplicates.report import browse_pairs
 
     folder, paths, _ = figure_folder
-    frame = duplicates.find(folder, progress=False, threshold=0)
-    ui = browse_pairs(frame, threshold=0.3, rows=2)
-    assert len(ui.frame) == min(2, (frame["score"] >= 0.3).sum()) and ui.figure is not None
+    result = duplicates.find(folder, progress=False, threshold=0)
+    ui = browse_pairs(result, threshold=0.3, rows=2)
+    assert len(ui.frame) == min(2, (result.table["score"] >= 0.3).sum()) and ui.figure is not None
     assert list(ui.frame.index) == [1, 2]  # ranks around the pair shown
     ui.controls["rank"].value = 3
     assert list(ui.frame.index) == [2, 3]

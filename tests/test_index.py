@@ -16,7 +16,8 @@ from simlab import SimlabError, load_image, samples
 from simlab.io import load_scaled
 from simlab import index as simindex
 from simlab.index import (CorruptIndexError, ForeignIndexError, Index, IndexNotFoundError,
-                          IndexVersionError, add_index_parsers, build)
+                          IndexVersionError, build)
+from simlab.cli import add_index_parsers
 
 NAMES = ("astronaut", "coffee", "camera", "chelsea", "rocket", "immunohistochemistry")
 

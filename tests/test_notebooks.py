@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from simlab.report import notebook_client
+from simlab.lab.report import notebook_client
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

@@ -1,7 +1,7 @@
 """Benchmarks (speed, not correctness): ``simlab bench compare``.
 
 Times are medians over repeated runs after one warm-up run, on this machine, with
-images from :mod:`simlab.samples` (nothing downloaded).
+images from :mod:`simlab.lab.samples` (nothing downloaded).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def bench_compare(*, size: int = 640, repeats: int = 7,
 
     from ..comparison import resolve_methods
     from ..registry import get_method
-    from ..samples import crop, jpeg, sample_image
+    from ..lab.samples import crop, jpeg, sample_image
 
     image_a = sample_image("rocket", max_side=size)
     image_b = jpeg(crop(image_a, 0.8), 40)

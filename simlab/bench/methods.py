@@ -1,7 +1,7 @@
 """How well each pair method tells copies from other images: ROC AUC on labelled pairs.
 
 Positives are a sample image and an edited copy of it (each edit of
-:data:`simlab.samples.TRANSFORMS` but ``identical``, at strengths 0.5 and 0.8);
+:data:`simlab.lab.samples.TRANSFORMS` but ``identical``, at strengths 0.5 and 0.8);
 negatives a sample against an edited copy of another sample. AUC is the chance that a
 random positive scores above a random negative (1.0: a perfect ranking, 0.5: chance).
 """
@@ -29,7 +29,7 @@ def labelled_pairs(*, max_side: int = 256, negatives_per_image: int = 6, seed: i
     >>> sum(label for _, _, label, _ in pairs) > len(pairs) // 2
     True
     """
-    from .. import samples
+    from ..lab import samples
 
     names = [n for n in samples.SAMPLE_NAMES if n != "cat"]  # "cat" is "chelsea"
     kinds = [k for k in samples.TRANSFORMS if k != "identical"]

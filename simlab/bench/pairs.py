@@ -47,7 +47,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..samples import synthetic_cells
+from ..lab.samples import synthetic_cells
 from .baselines import blog_pair_loop
 
 __all__ = ["PlantedSet", "build_planted_set", "shipped_images", "evaluate",
@@ -179,7 +179,7 @@ def _save(path: Path, image: np.ndarray, quality: int | None = None) -> None:
 def _plant_copy(kind: str, image: np.ndarray, rng: np.random.Generator
                 ) -> tuple[np.ndarray, str, int | None]:
     """The edited copy of ``image`` for ``kind``, a description, and a JPEG quality."""
-    from .. import samples
+    from ..lab import samples
 
     quality = int(rng.integers(70, 96)) if rng.random() < 0.4 else None
     if kind == "rotation":
@@ -394,7 +394,7 @@ def _pruning_recall(candidates, features, truth, options) -> dict[str, Any]:
     among those exhaustive verification would flag (the ones pruning could lose).
 
     ``candidates`` are the pairs :func:`simlab.duplicates.find` verified (its
-    ``frame.attrs["candidates"]``): the pruning is measured as run, not run again.
+    ``result.candidates``): the pruning is measured as run, not run again.
     """
     from ..duplicates import verify_pair
 
@@ -453,17 +453,17 @@ def bench_pairs(*, images: int = 340, seed: int = 0, repeats: int = 3,
         started = time.perf_counter()
         planted = build_planted_set(root, images=images, seed=seed)
         build_seconds = time.perf_counter() - started
-        times, frame, cache = [], None, None
+        times, result, cache = [], None, None
         for _ in range(max(1, int(repeats))):
             cache = {}  # a fresh cache: every run extracts every image
             start = time.perf_counter()
             # Only this set's files: the folder may hold files from another build.
-            frame = find(planted.images + planted.bad_files, method=method,
+            result = find(planted.images + planted.bad_files, method=method,
                          progress=progress, features=cache)
             times.append(time.perf_counter() - start)
-        stats = frame.attrs["stats"]
-        table = evaluate(frame, planted.truth)
-        pruning = _pruning_recall(frame.attrs["candidates"], cache, planted.truth,
+        stats = result.stats
+        table = evaluate(result.table, planted.truth)
+        pruning = _pruning_recall(result.candidates, cache, planted.truth,
                                   stats["options"])
         readable = [str(p) for p in planted.images]
         rng = np.random.default_rng(seed)
@@ -534,10 +534,10 @@ def bench_pairs_report(*, repeats: int = 3, methods: Sequence[str] | None = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m simlab.pairs_bench --images 1000``: the benchmark at another size."""
+    """``python -m simlab.bench.pairs --images 1000``: the benchmark at another size."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m simlab.pairs_bench",
+    parser = argparse.ArgumentParser(prog="python -m simlab.bench.pairs",
                                      description=main.__doc__)
     parser.add_argument("--images", type=int, default=340)
     parser.add_argument("--repeats", type=int, default=3)

@@ -65,7 +65,7 @@ def _sources(only_samples: bool = False) -> Iterator[tuple[str, Any]]:
     """(name, loader) of every candidate image: scikit-image's, then the packages'."""
     from PIL import Image
 
-    from .. import samples
+    from ..lab import samples
     from ..io import load_image
 
     for name in samples.SAMPLE_NAMES:
@@ -100,7 +100,7 @@ def _rng_choice(rng, low, high):
 
 def _make_query(image: np.ndarray, kind: str, rng) -> tuple[np.ndarray, dict, int | None]:
     """The edited copy, its parameters, and the JPEG quality to save it with (or None)."""
-    from .. import samples
+    from ..lab import samples
 
     def crop_anywhere(img, area):
         side = np.sqrt(area)
@@ -278,7 +278,7 @@ def _related_pairs(paths: Sequence[Path], *, progress: bool) -> list[tuple[str, 
     """
     from ..duplicates import find
 
-    frame = find(paths, copy_move=False, progress=progress)
+    table = find(paths, copy_move=False, progress=progress).table
     parent: dict[str, str] = {}
 
     def root(name: str) -> str:
@@ -286,7 +286,7 @@ def _related_pairs(paths: Sequence[Path], *, progress: bool) -> list[tuple[str, 
             name = parent[name]
         return name
 
-    for a, b in zip(frame["a"], frame["b"]):
+    for a, b in zip(table["a"], table["b"]):
         first, second = sorted((root(Path(a).stem), root(Path(b).stem)))
         if first != second:
             parent[second] = first

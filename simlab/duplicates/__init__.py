@@ -30,12 +30,12 @@ the blog post that started simlab) costs two extractions per pair and grows with
 
 Where each step lives: :mod:`~simlab.duplicates.features` (1), :mod:`simlab.local.mirror`
 (2), :mod:`~simlab.duplicates.prune` over :mod:`simlab.bow` (3),
-:mod:`~simlab.duplicates.matching` over :mod:`simlab.local.verify` (4),
+:mod:`~simlab.duplicates.matching` over :mod:`simlab.local.verification` (4),
 :mod:`~simlab.duplicates.copy_move` (5) and :mod:`~simlab.duplicates.find` (the job).
 """
 
 from ..local.mirror import mirror_descriptors
-from ..local.verify import describe_transform
+from ..local.verification import describe_transform
 from ..results import PairMatch
 from .copy_move import find_copy_move
 from .features import METHODS, encode_folder, extract_features

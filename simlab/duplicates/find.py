@@ -9,7 +9,7 @@ from typing import Iterable
 from ..errors import InvalidParameterError
 from ..parallel import one_blas_thread, parallel_map
 from ..registry import Features
-from ..results import PAIR_COLUMNS as COLUMNS, PairMatch
+from ..results import PAIR_COLUMNS as COLUMNS, PairMatch, PairsResult
 from .copy_move import find_copy_move
 from .features import encode_folder
 from .matching import verify_pair
@@ -67,18 +67,20 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
 
     Returns
     -------
-    pandas.DataFrame
-        One row per flagged pair with the columns of :data:`COLUMNS`: paths ``a`` and
+    PairsResult
+        Iterates over the flagged :class:`PairMatch` objects, most certain first.
+        ``table`` has one row per flagged pair with the columns of :data:`COLUMNS`: paths
+        ``a`` and
         ``b`` (``a == b`` for copy-move), ``kind`` (``copy``, ``crop``, ``rotation``,
         ``mirror``, ``copy-move``), ``score``, ``inliers``, ``matches``,
         ``inlier_ratio``, the transform b = T(a) (``rotation_degrees`` as
         :func:`describe_transform`, ``scale``, ``mirrored``) and ``overlap_a``,
         ``overlap_b``: the fraction of each image the other covers (copy-move: the
-        areas of the two copies). ``frame.attrs`` holds ``skipped`` (``{"path",
-        "reason"}`` per unreadable file), ``matches`` (``(a, b)`` ->
-        :class:`PairMatch`, for the pictures), ``candidates`` (``(a, b, mirrored,
-        similarity)`` per pair the pruning sent to verification, see
-        :func:`candidate_pairs`) and ``stats`` (counts, options and seconds per stage).
+        areas of the two copies). ``skipped`` lists ``{"path", "reason"}`` per unreadable
+        file, ``matches`` maps ``(a, b)`` to :class:`PairMatch` (for the pictures),
+        ``candidates`` holds ``(a, b, mirrored, similarity)`` per pair the pruning sent
+        to verification (see :func:`candidate_pairs`) and ``stats`` the counts, options
+        and seconds per stage.
 
     Examples
     --------
@@ -91,11 +93,11 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     >>> Image.fromarray(samples.rotate(samples.flip(image), 90)).save(folder / "b.png")
     >>> Image.fromarray(samples.sample_image("coins", max_side=200)).save(folder / "c.png")
     >>> _ = (folder / "d.png").write_text("not an image")
-    >>> frame = find(folder, progress=False)
-    >>> [(pathlib.Path(r.a).name, pathlib.Path(r.b).name, r.kind, r.mirrored)
-    ...  for r in frame.itertuples()]
+    >>> result = find(folder, progress=False)
+    >>> [(pathlib.Path(m.a).name, pathlib.Path(m.b).name, m.kind, m.mirrored)
+    ...  for m in result]
     [('a.png', 'b.png', 'mirror', True)]
-    >>> frame.attrs["skipped"][0]["path"].endswith("d.png")
+    >>> result.skipped[0]["path"].endswith("d.png")
     True
     """
     import pandas as pd
@@ -147,17 +149,15 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         (m for m in best.values() if m.kind != "none" and m.inliers >= min_inliers
          and m.inlier_ratio >= min_inlier_ratio and m.score >= threshold),
         key=lambda m: (-m.score, -m.inliers, m.a, m.b))
-    frame = pd.DataFrame([m.row() for m in flagged], columns=list(COLUMNS))
+    table = pd.DataFrame([m.row() for m in flagged], columns=list(COLUMNS))
     seconds["total"] = time.perf_counter() - started
-    frame.attrs["skipped"] = skipped
-    frame.attrs["matches"] = {(m.a, m.b): m for m in flagged}
-    frame.attrs["candidates"] = [(names[i], names[j], mirrored, similarity)
-                                 for i, j, mirrored, similarity in candidates]
-    frame.attrs["stats"] = {
+    stats = {
         "images": len(names), "skipped": len(skipped), "candidates": len(candidates),
         "pairs_possible": len(names) * (len(names) - 1) // 2, "flagged": len(flagged),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "options": {**options, "threshold": threshold, "min_inliers": min_inliers,
                     "min_inlier_ratio": min_inlier_ratio, "neighbours": neighbours,
                     "copy_move": copy_move, "seed": seed, **verify}}
-    return frame
+    return PairsResult(table, {(m.a, m.b): m for m in flagged}, skipped,
+                       [(names[i], names[j], mirrored, similarity)
+                        for i, j, mirrored, similarity in candidates], stats)

@@ -1,6 +1,6 @@
 """Verifying one candidate pair: ratio-test matches that one similarity explains.
 
-The engine does the work (:func:`simlab.local.ratio_matches`, :func:`simlab.local.verify`
+The engine does the work (:func:`simlab.local.ratio_matches`, :func:`simlab.local.verification`
 with its chance guard and distinct inliers); this module names what was found (copy,
 crop, rotation, mirror) and scores how certain it is.
 """

@@ -8,7 +8,7 @@ One home for each step of local-feature matching:
   transforms and images;
 * :mod:`~simlab.local.correspond`: correspondences (ratio test, mutual nearest
   neighbours, same visual word, an image against itself);
-* :mod:`~simlab.local.verify`: the one verifier (RANSAC model, distinct inliers, the
+* :mod:`~simlab.local.verification`: the one verifier (RANSAC model, distinct inliers, the
   chance guard, the transform and the overlap it found).
 
 Examples
@@ -25,13 +25,13 @@ Examples
 
 from .correspond import mutual_matches, ratio_matches, self_matches, word_correspondences
 from .extract import DESCRIPTORS, check_features, extract_local, keypoint_arrays
-from .mirror import (flip_matrix, mirror_angles, mirror_descriptors, mirror_features,
-                     mirror_image, mirror_points)
-from .verify import (MODELS, Verification, describe_transform, distinct, fit_model,
+from .mirror import (can_mirror, flip_matrix, mirror_angles, mirror_descriptors,
+                     mirror_features, mirror_image, mirror_points)
+from .verification import (MODELS, Verification, describe_transform, distinct, fit_model,
                      overlap, to_original, verify)
 
 __all__ = ["extract_local", "keypoint_arrays", "check_features", "DESCRIPTORS",
            "mirror_descriptors", "mirror_points", "mirror_angles", "mirror_image",
-           "mirror_features", "flip_matrix", "ratio_matches", "mutual_matches",
+           "mirror_features", "can_mirror", "flip_matrix", "ratio_matches", "mutual_matches",
            "word_correspondences", "self_matches", "verify", "fit_model", "distinct",
            "describe_transform", "to_original", "overlap", "Verification", "MODELS"]

@@ -3,7 +3,7 @@
 Four sources, for four jobs: Lowe's ratio test and mutual nearest neighbours on
 descriptors (``compare``, ``pairs``), the same visual word (``search``, which stores
 words instead of descriptors) and an image against itself (copy-move). Each returns an
-``(M, 2)`` int array of index pairs for :func:`simlab.local.verify`.
+``(M, 2)`` int array of index pairs for :func:`simlab.local.verification`.
 """
 
 from __future__ import annotations

@@ -98,8 +98,8 @@ def stretch_contrast(grey: np.ndarray) -> np.ndarray:
 def extract_local(image: np.ndarray, *, descriptor: str = "rootsift",
                   max_keypoints: int = 2000, contrast_threshold: float = 0.04,
                   stretch: bool = False, fine_octave_below: int | None = None,
-                  akaze_threshold: float = 0.001, scale: float = 1.0
-                  ) -> dict[str, np.ndarray]:
+                  akaze_threshold: float = 0.001, scale: float = 1.0,
+                  with_mirror: bool = False) -> dict[str, np.ndarray]:
     """Local features of one RGB (or grey) image.
 
     Parameters
@@ -131,6 +131,11 @@ def extract_local(image: np.ndarray, *, descriptor: str = "rootsift",
     scale : float
         How much ``image`` was shrunk from its file (1.0: not at all); stored so jobs
         can report transforms and draw in the original pixels.
+    with_mirror : bool
+        AKAZE only: also describe the mirrored image (``mirror_points``,
+        ``mirror_descriptors``... in the mirror's pixels), so that mirrored copies can be
+        matched. SIFT needs no second pass: its mirror is a permutation
+        (:func:`simlab.local.mirror_features`).
 
     Returns
     -------
@@ -155,15 +160,14 @@ def extract_local(image: np.ndarray, *, descriptor: str = "rootsift",
     if stretch:
         grey = stretch_contrast(grey)
     if descriptor == "akaze":
-        akaze = cv2.AKAZE_create(threshold=float(akaze_threshold))
-        keypoints = akaze.detect(grey, None)
-        if max_keypoints and len(keypoints) > max_keypoints:
-            keypoints = sorted(keypoints, key=lambda kp: -kp.response)[:int(max_keypoints)]
-        descriptors = None
-        if keypoints:
-            keypoints, descriptors = akaze.compute(grey, keypoints)
-        return keypoint_arrays(image.shape, keypoints or (), descriptors, "akaze",
-                               scale=scale)
+        features = _akaze(grey, image.shape, max_keypoints, akaze_threshold, scale)
+        if with_mirror:
+            from .mirror import mirror_image
+
+            mirrored = _akaze(mirror_image(grey), image.shape, max_keypoints,
+                              akaze_threshold, scale)
+            features.update({f"mirror_{key}": mirrored[key] for key in _SIDE_KEYS})
+        return features
     sift = cv2.SIFT_create(nfeatures=int(max_keypoints),
                            contrastThreshold=float(contrast_threshold))
     halve = fine_octave_below is not None and max(grey.shape) >= int(fine_octave_below)
@@ -177,6 +181,23 @@ def extract_local(image: np.ndarray, *, descriptor: str = "rootsift",
     if descriptor == "rootsift":
         features["descriptors"] = root_descriptors(features["descriptors"])
     return features
+
+
+#: Per-keypoint arrays (what a mirrored description repeats as ``mirror_<key>``).
+_SIDE_KEYS = ("points", "sizes", "angles", "responses", "descriptors")
+
+
+def _akaze(grey: np.ndarray, shape, max_keypoints: int, threshold: float, scale: float):
+    import cv2
+
+    akaze = cv2.AKAZE_create(threshold=float(threshold))
+    keypoints = akaze.detect(grey, None)
+    if max_keypoints and len(keypoints) > max_keypoints:
+        keypoints = sorted(keypoints, key=lambda kp: -kp.response)[:int(max_keypoints)]
+    descriptors = None
+    if keypoints:
+        keypoints, descriptors = akaze.compute(grey, keypoints)
+    return keypoint_arrays(shape, keypoints or (), descriptors, "akaze", scale=scale)
 
 
 _REQUIRED = ("points", "descriptors", "shape")

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import InvalidFeaturesError
 
 __all__ = ["mirror_descriptors", "mirror_points", "mirror_angles", "flip_matrix",
-           "mirror_image", "mirror_features", "SIFT_MIRROR"]
+           "mirror_image", "mirror_features", "can_mirror", "SIFT_MIRROR"]
 
 
 def _sift_permutation() -> np.ndarray:
@@ -97,8 +97,19 @@ def mirror_image(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image)[:, ::-1])
 
 
+def can_mirror(features: Mapping[str, np.ndarray]) -> bool:
+    """Whether :func:`mirror_features` can give these features' mirror image."""
+    return "mirror_descriptors" in features or (
+        np.asarray(features["descriptors"]).ndim == 2
+        and np.asarray(features["descriptors"]).shape[1] == 128
+        and str(features.get("descriptor", "sift")) in ("sift", "rootsift"))
+
+
 def mirror_features(features: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The features of the mirrored image, from those of the image (no extraction).
+    """The features of the mirrored image, from those of the image.
+
+    SIFT and RootSIFT: by permutation, no extraction. Others (AKAZE) need the mirror's
+    own description, made at extraction (``extract_local(..., with_mirror=True)``).
 
     Examples
     --------
@@ -109,8 +120,12 @@ def mirror_features(features: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]
     >>> bool(np.allclose(twice["points"], f["points"]))
     True
     """
-    width = float(features["shape"][1])
     out = dict(features)
+    if "mirror_descriptors" in features:  # described twice at extraction: swap the sides
+        for key in ("points", "sizes", "angles", "responses", "descriptors"):
+            out[key], out[f"mirror_{key}"] = features[f"mirror_{key}"], features[key]
+        return out
+    width = float(features["shape"][1])
     out["descriptors"] = mirror_descriptors(features["descriptors"])
     out["points"] = mirror_points(features["points"], width)
     if "angles" in features:

@@ -31,7 +31,8 @@ def akaze_features(image: np.ndarray, params: Mapping[str, Any]) -> Features:
     """
     return extract_local(image, descriptor="akaze",
                          max_keypoints=int(params.get("max_keypoints", 2000)),
-                         akaze_threshold=float(params.get("threshold", 0.001)))
+                         akaze_threshold=float(params.get("threshold", 0.001)),
+                         with_mirror=bool(params.get("mirror", True)))
 
 
 register(Method(
@@ -43,6 +44,9 @@ register(Method(
     params=KEYPOINT_PARAMS + (
         Param("threshold", 0.001, "detector response threshold (lower: more keypoints)",
               low=1e-6, high=1.0, extract=True),
+        # AKAZE's mirror is described at extraction (binary tests are no permutation).
+        Param("mirror", True, "also describe and match the left-right mirrored image "
+              "(finds flipped copies; extraction takes twice as long)", extract=True),
     ),
     draws="matches",
 ))

@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..local import MODELS, check_features, distinct, extract_local, verify
+from ..local import (MODELS, check_features, describe_transform, distinct, extract_local,
+                     can_mirror, flip_matrix, mirror_features, mirror_points, verify)
 from ..local.correspond import mutual_matches, ratio_matches
 from ..local.extract import root_descriptors
 from ..registry import Features, Method, Param, register
@@ -82,8 +83,11 @@ def compare_keypoints(name: str, features_a: Features, features_b: Features,
                       params: Mapping[str, Any]) -> Similarity:
     """Ratio-test matching plus the engine's verification, scored by the inlier fraction.
 
+    With ``mirror``, b's mirror image is matched too and the side with more inliers is
+    kept (``details["mirrored"]``).
+
     Score mapping: distinct inliers over the keypoint places of the image with fewer,
-    clipped to 1 (see :mod:`simlab.local.verify`); raw is the number of distinct
+    clipped to 1 (see :mod:`simlab.local.verification`); raw is the number of distinct
     inliers. An image without keypoints scores 0 with a reason.
     """
     features_a = check_features(features_a, job=name)
@@ -106,24 +110,39 @@ def compare_keypoints(name: str, features_a: Features, features_b: Features,
         details.update(good_matches=0, inliers=0,
                        reason=f"no keypoints found in the {which} image (flat or tiny image)")
         return Similarity(name, 0.0, 0.0, details, empty_visual)
-    pairs = match_descriptors(features_a["descriptors"], features_b["descriptors"],
-                              ratio=float(params.get("ratio", 0.75)),
-                              cross_check=bool(params.get("cross_check", False)))
-    found = verify(features_a, features_b, pairs, model=model,
-                   threshold=float(params.get("ransac_threshold", 5.0)))
+    ratio, cross_check = float(params.get("ratio", 0.75)), bool(params.get("cross_check", False))
+    threshold = float(params.get("ransac_threshold", 5.0))
+    sides = [(False, features_b)]
+    if params.get("mirror", False) and can_mirror(features_b):
+        # A mirrored copy: SIFT's descriptors of the mirror image are a permutation of
+        # these (no second extraction); AKAZE described the mirror at extraction.
+        sides.append((True, mirror_features(features_b)))
+    best = None
+    for mirrored, target in sides:
+        pairs = match_descriptors(features_a["descriptors"], target["descriptors"],
+                                  ratio=ratio, cross_check=cross_check)
+        found = verify(features_a, target, pairs, model=model, threshold=threshold)
+        if best is None or found.inliers > best[3].inliers:
+            best = (mirrored, target, pairs, found)
+    mirrored, target, pairs, found = best
+    matrix = found.matrix
+    if mirrored and matrix is not None:  # back to b's own pixels
+        matrix = flip_matrix(features_b["shape"][1]) @ matrix
     details.update(good_matches=len(pairs), inliers=found.inliers,
-                   inlier_ratio=found.inlier_ratio)
-    if found.matrix is not None:
-        details["transform"] = found.transform
+                   inlier_ratio=found.inlier_ratio, mirrored=mirrored)
+    if matrix is not None:
+        details["transform"] = describe_transform(matrix)
     if len(pairs) and found.reason:
         details["reason"] = found.reason
     # Places, not keypoints, on both sides of the fraction: SIFT puts several keypoints
     # (orientations) at one place, and the verifier counts inlier places.
     places = min(distinct(features_a["points"]), distinct(features_b["points"]))
     score = min(1.0, found.inliers / max(1, places))
+    points_b = target["points"][pairs[:, 1]]
+    if mirrored:  # drawn on b itself
+        points_b = mirror_points(points_b, features_b["shape"][1])
     visual = dict(empty_visual, points_a=features_a["points"][pairs[:, 0]],
-                  points_b=features_b["points"][pairs[:, 1]], inlier_mask=found.mask,
-                  matrix=found.matrix)
+                  points_b=points_b, inlier_mask=found.mask, matrix=matrix)
     return Similarity(name, score, found.inliers, details, visual)
 
 
@@ -136,6 +155,10 @@ KEYPOINT_PARAMS = (
     Param("model", "homography", "transform RANSAC verifies", choices=GEOMETRIC_MODELS),
     Param("ransac_threshold", 5.0, "RANSAC reprojection error, pixels", low=0.5, high=100.0),
 )
+
+#: Keypoint methods also match the mirror image (SIFT: a descriptor permutation).
+MIRROR_PARAM = Param("mirror", True, "also match the left-right mirrored image (finds "
+                     "flipped copies)")
 
 _SCORE_DOC = ("distinct inliers / min(keypoint places a, b), clipped to 1; raw = distinct "
               "inlier count")
@@ -150,5 +173,5 @@ for _name, _extract, _summary in (
     register(Method(
         name=_name, summary=_summary, score_doc=_SCORE_DOC, extract=_extract,
         score=partial(compare_keypoints, _name),
-        params=KEYPOINT_PARAMS, draws="matches",
+        params=KEYPOINT_PARAMS + (MIRROR_PARAM,), draws="matches",
     ))

@@ -1,5 +1,11 @@
-"""Reverse image search: an index of image files and one backend class per method.
+"""Reverse image search: an index of image files, one backend class per method.
 
-The public entry points are :func:`simlab.index.build` and :class:`simlab.index.Index`;
-:mod:`simlab.search.backends` holds the methods.
+* :mod:`~simlab.search.index`: :class:`Index` (files, sync, save/load) and :func:`build`;
+* :mod:`~simlab.search.backends`: what each method stores and how it searches.
+
+``simlab.index`` is the same API under its public name.
 """
+
+from .index import (DEFAULT_METHOD, FORMAT_VERSION, METHODS, Index, SearchHit, build)
+
+__all__ = ["Index", "build", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT_VERSION"]

@@ -27,7 +27,7 @@ def robustness_curve(image: np.ndarray, kind: str, strengths: Sequence[float],
     image : ndarray
         RGB uint8 original.
     kind : str
-        A key of :data:`simlab.samples.TRANSFORMS` (crop, jpeg, rotate, hue...).
+        A key of :data:`simlab.lab.samples.TRANSFORMS` (crop, jpeg, rotate, hue...).
     strengths : sequence of float
         Edit strengths in [0, 1].
     methods : sequence of str, optional
@@ -42,7 +42,7 @@ def robustness_curve(image: np.ndarray, kind: str, strengths: Sequence[float],
 
     Examples
     --------
-    >>> from simlab.samples import sample_image
+    >>> from simlab.lab.samples import sample_image
     >>> curve = robustness_curve(sample_image("camera", max_side=96), "jpeg", [0.0, 1.0],
     ...                          ["phash"])
     >>> bool(curve["score"].iloc[0] >= curve["score"].iloc[1])
@@ -51,7 +51,7 @@ def robustness_curve(image: np.ndarray, kind: str, strengths: Sequence[float],
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .registry import available_methods, get_method
+    from ..registry import available_methods, get_method
     from .samples import transform
 
     names = list(methods) if methods is not None else available_methods()
@@ -77,7 +77,7 @@ def plot_robustness(curve, *, ax=None):
 
     Examples
     --------
-    >>> from simlab.samples import sample_image
+    >>> from simlab.lab.samples import sample_image
     >>> fig = plot_robustness(robustness_curve(sample_image("camera", max_side=96), "crop",
     ...                                        [0.0, 0.5], ["histogram"]))
     """

@@ -106,10 +106,14 @@ def _consistent(matrix: np.ndarray, a: Mapping[str, np.ndarray], b: Mapping[str,
     sizes_a = np.asarray(a["sizes"], np.float64)[pairs[:, 0]]
     sizes_b = np.asarray(b["sizes"], np.float64)[pairs[:, 1]]
     linear = _local_linear(matrix, np.asarray(a["points"])[pairs[:, 0]])
-    rotation = np.degrees(np.arctan2(linear[:, 1, 0], linear[:, 0, 0]))
+    # Where the transform sends a's orientation: the Jacobian applied to its direction
+    # (right for mirrored and sheared transforms too, where orientations turn backwards).
+    theta = np.radians(angles_a)
+    direction = np.einsum("nij,nj->ni", linear, np.stack([np.cos(theta), np.sin(theta)], 1))
+    predicted = np.degrees(np.arctan2(direction[:, 1], direction[:, 0]))
     scale = np.sqrt(np.abs(linear[:, 0, 0] * linear[:, 1, 1]
                            - linear[:, 0, 1] * linear[:, 1, 0]))
-    turn = (angles_b - angles_a - rotation + 180.0) % 360.0 - 180.0
+    turn = (angles_b - predicted + 180.0) % 360.0 - 180.0
     growth = np.abs(np.log(np.maximum(sizes_b, 1e-6) / np.maximum(sizes_a * scale, 1e-6)))
     # Features without orientations (NaN angles or zero sizes) are not checked; where the
     # transform has no finite local form (a degenerate homography), nothing agrees.

@@ -29,7 +29,7 @@ def load_pair_images(match, *, max_side: int | None = 800):
     """The two images of a :class:`~simlab.duplicates.PairMatch`, at the size the
     features were extracted from (``max_side`` as given to :func:`~simlab.duplicates.find`).
     """
-    from .io import load_image
+    from ..io import load_image
 
     image_a = load_image(match.a, max_side=max_side)
     image_b = image_a if match.b == match.a else load_image(match.b, max_side=max_side)
@@ -58,7 +58,7 @@ def draw_pair(image_a: np.ndarray, image_b: np.ndarray, match, *,
     """
     import cv2
 
-    from .plotting import side_by_side
+    from ..plotting import side_by_side
 
     canvas, offset = side_by_side(image_a, image_b)
     zoom = max(1.0, _MIN_HEIGHT / canvas.shape[0])
@@ -146,21 +146,22 @@ def _picture_name(rank: int, match) -> str:
     return f"{rank:04d}_{stems[0]}__{stems[1]}.png"
 
 
-def pairs_payload(frame) -> dict[str, Any]:
+def pairs_payload(result, table=None) -> dict[str, Any]:
     """The JSON of ``simlab pairs --json``: flagged pairs and skipped files.
+
+    ``table`` is :func:`write_report`'s (with the pictures' names), else
+    ``result.table``.
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from simlab.duplicates import COLUMNS
-    >>> empty = pd.DataFrame(columns=list(COLUMNS))
-    >>> empty.attrs.update(skipped=[{"path": "x.png", "reason": "empty"}], matches={})
-    >>> pairs_payload(empty)
+    >>> from simlab.results import PairsResult
+    >>> pairs_payload(PairsResult.empty(skipped=[{"path": "x.png", "reason": "empty"}]))
     {'pairs': [], 'skipped': [{'path': 'x.png', 'reason': 'empty'}]}
     """
-    from .files import json_ready
+    from ..files import json_ready
 
-    matches = frame.attrs.get("matches", {})
+    matches = result.matches
+    frame = result.table if table is None else table
     pairs = []
     for row in frame.itertuples(index=False):
         match = matches[(row.a, row.b)]
@@ -170,36 +171,33 @@ def pairs_payload(frame) -> dict[str, Any]:
         if "picture" in frame.columns:
             entry["picture"] = row.picture
         pairs.append(entry)
-    return json_ready({"pairs": pairs, "skipped": list(frame.attrs.get("skipped", []))})
+    return json_ready({"pairs": pairs, "skipped": list(result.skipped)})
 
 
-def write_report(frame, out: str | os.PathLike, *, max_side: int | None = None,
+def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
                  progress: bool = True):
     """Write ``pairs.csv``, ``skipped.csv``, one picture per flagged pair and ``index.html``.
 
     Parameters
     ----------
-    frame : pandas.DataFrame
+    result : PairsResult
         From :func:`simlab.duplicates.find`.
     out : path
         Output folder (created). Every file is written atomically.
     max_side : int, optional
-        The ``max_side`` ``find`` used (default: read from ``frame.attrs["stats"]``).
+        The ``max_side`` ``find`` used (default: read from ``result.stats``).
 
     Returns
     -------
     pandas.DataFrame
-        ``frame`` with a ``picture`` column (file name inside ``out/pictures``).
+        ``result.table`` with a ``picture`` column (file name inside ``out/pictures``).
 
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> import pandas as pd
-    >>> from simlab.duplicates import COLUMNS
-    >>> empty = pd.DataFrame(columns=list(COLUMNS))
-    >>> empty.attrs.update(skipped=[], matches={})
+    >>> from simlab.results import PairsResult
     >>> out = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = write_report(empty, out, progress=False)
+    >>> _ = write_report(PairsResult.empty(), out, progress=False)
     >>> sorted(p.name for p in out.iterdir())
     ['index.html', 'pairs.csv', 'pictures', 'skipped.csv']
     """
@@ -207,17 +205,17 @@ def write_report(frame, out: str | os.PathLike, *, max_side: int | None = None,
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .files import atomic_path
+    from ..files import atomic_path
 
     out = Path(out)
     pictures = out / "pictures"
     pictures.mkdir(parents=True, exist_ok=True)
-    stats = frame.attrs.get("stats", {})
+    stats = result.stats
     if max_side is None:
         max_side = stats.get("options", {}).get("max_side")
-    matches = frame.attrs.get("matches", {})
+    matches = result.matches
     names = []
-    rows = list(frame.itertuples(index=False))
+    rows = list(result.table.itertuples(index=False))
     for rank, row in enumerate(tqdm(rows, desc="pictures", unit="pair", disable=not progress,
                                     leave=False), start=1):
         match = matches[(row.a, row.b)]
@@ -227,11 +225,11 @@ def write_report(frame, out: str | os.PathLike, *, max_side: int | None = None,
             if not cv2.imwrite(str(temporary), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
                 raise OSError(f"could not write {pictures / name}")
         names.append(name)
-    table = frame.copy()
+    table = result.table.copy()
     table["picture"] = names
     with atomic_path(out / "pairs.csv") as temporary:
         table.to_csv(temporary, index=False)
-    skipped = pd.DataFrame(frame.attrs.get("skipped", []), columns=["path", "reason"])
+    skipped = pd.DataFrame(result.skipped, columns=["path", "reason"])
     with atomic_path(out / "skipped.csv") as temporary:
         skipped.to_csv(temporary, index=False)
     with atomic_path(out / "index.html") as temporary:
@@ -283,35 +281,33 @@ image: exact, re-saved or recoloured), <b>crop</b> (partial overlap), <b>rotatio
 """
 
 
-def browse_pairs(frame, *, threshold: float = 0.3, max_side: int | None = None,
+def browse_pairs(result, *, threshold: float = 0.3, max_side: int | None = None,
                  columns: tuple[str, ...] = ("a", "b", "kind", "score", "inliers",
                                              "inlier_ratio"), rows: int = 12):
     """A threshold slider over :func:`~simlab.duplicates.find`'s pairs and the picture of one.
 
     Run ``find`` with low gates (``threshold=0``) to browse what a stricter threshold
-    would hide. Extra columns of ``frame`` (say, whether a pair was planted) can be
+    would hide. Extra columns of ``result.table`` (say, whether a pair was planted) can be
     listed through ``columns``; the table shows the ``rows`` pairs around the one drawn
     (outputs stay small, which keeps headless notebook runs from stalling).
 
     Returns
     -------
-    simlab.widgets.WidgetHandle
+    simlab.lab.widgets.WidgetHandle
         ``controls["threshold"]`` and ``controls["rank"]`` (1 = most certain pair above
         the threshold); ``handle.frame`` is the table shown and ``handle.figure`` the
         picture of the chosen pair.
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from simlab.duplicates import COLUMNS
-    >>> empty = pd.DataFrame(columns=list(COLUMNS)); empty.attrs["matches"] = {}
-    >>> ui = browse_pairs(empty)
+    >>> from simlab.results import PairsResult
+    >>> ui = browse_pairs(PairsResult.empty())
     >>> ui.controls["threshold"].value = 0.5
     >>> len(ui.frame), ui.figure is None
     (0, True)
     """
-    from .errors import MethodUnavailableError
-    from .widgets import WidgetHandle
+    from ..errors import MethodUnavailableError
+    from ..lab.widgets import WidgetHandle
 
     try:
         import ipywidgets as widgets
@@ -319,8 +315,8 @@ def browse_pairs(frame, *, threshold: float = 0.3, max_side: int | None = None,
         raise MethodUnavailableError("browse_pairs needs ipywidgets: pip install ipywidgets"
                                      ) from None
     if max_side is None:
-        max_side = frame.attrs.get("stats", {}).get("options", {}).get("max_side")
-    matches = frame.attrs.get("matches", {})
+        max_side = result.stats.get("options", {}).get("max_side")
+    matches, frame = result.matches, result.table
     slider = {"continuous_update": False, "style": {"description_width": "initial"}}
     controls = {
         "threshold": widgets.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.05,

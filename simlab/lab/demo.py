@@ -27,7 +27,7 @@ def score_table(methods: Sequence[str] | None = None, *, max_side: int = 384,
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .comparison import compare_all
+    from ..comparison import compare_all
     from .samples import teaching_pairs
 
     pairs = teaching_pairs(max_side=max_side)
@@ -74,8 +74,8 @@ def run_demo(out: str | Path, methods: Sequence[str] | None = None) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .files import atomic_path, write_json
-    from .plotting import plot_comparison
+    from ..files import atomic_path, write_json
+    from ..plotting import plot_comparison
 
     out = Path(out)
     table, frames = score_table(methods)

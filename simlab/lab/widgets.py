@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import MethodUnavailableError, NotAnImageError, SimlabError
+from ..errors import MethodUnavailableError, NotAnImageError, SimlabError
 
 __all__ = ["compare_ui", "sweep_ui", "WidgetHandle"]
 
@@ -105,7 +105,7 @@ def _uploaded_image(upload) -> np.ndarray | None:
 
     from PIL import Image, UnidentifiedImageError
 
-    from .io import load_image
+    from ..io import load_image
 
     if not upload.value:
         return None
@@ -125,7 +125,7 @@ def compare_ui(pairs: dict | None = None, *, methods: Sequence[str] | None = Non
     Parameters
     ----------
     pairs : dict of name -> Pair, optional
-        Default :func:`simlab.samples.teaching_pairs`. Two paths or two uploads, when
+        Default :func:`simlab.lab.samples.teaching_pairs`. Two paths or two uploads, when
         given in the widget, replace the chosen pair.
     methods : sequence of str, optional
         Initially selected methods (default histogram, ssim, phash, sift, akaze).
@@ -142,17 +142,17 @@ def compare_ui(pairs: dict | None = None, *, methods: Sequence[str] | None = Non
 
     Examples
     --------
-    >>> from simlab.samples import teaching_pairs
+    >>> from simlab.lab.samples import teaching_pairs
     >>> ui = compare_ui(teaching_pairs(max_side=96), methods=["phash"], max_side=96)
     >>> float(ui.frame["score"].iloc[0])   # the first pair is "identical"
     1.0
     """
     widgets = _ipywidgets()
-    from .comparison import compare_all
-    from .io import load_image
-    from .methods.histogram import METRICS
-    from .plotting import plot_comparison
-    from .registry import available_methods
+    from ..comparison import compare_all
+    from ..io import load_image
+    from ..methods.histogram import METRICS
+    from ..plotting import plot_comparison
+    from ..registry import available_methods
     from .samples import teaching_pairs
 
     pairs = pairs if pairs is not None else teaching_pairs(max_side=max_side)
@@ -250,7 +250,7 @@ def sweep_ui(image: np.ndarray | None = None, *, methods: Sequence[str] | None =
     methods : sequence of str, optional
         Initially selected methods.
     kind : str
-        Initial transformation (a key of :data:`simlab.samples.TRANSFORMS`).
+        Initial transformation (a key of :data:`simlab.lab.samples.TRANSFORMS`).
     steps : int
         Initial number of strengths between the range's ends.
 
@@ -266,8 +266,8 @@ def sweep_ui(image: np.ndarray | None = None, *, methods: Sequence[str] | None =
     [0.0, 1.0]
     """
     widgets = _ipywidgets()
-    from .io import load_image
-    from .registry import available_methods
+    from ..io import load_image
+    from ..registry import available_methods
     from .robustness import plot_robustness, robustness_curve
     from .samples import SAMPLE_NAMES, TRANSFORMS, sample_image
 

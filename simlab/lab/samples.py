@@ -63,8 +63,8 @@ def sample_image(name: str = "astronaut", *, max_side: int | None = 512) -> np.n
     """
     from skimage import data
 
-    from .errors import InvalidParameterError
-    from .io import load_image
+    from ..errors import InvalidParameterError
+    from ..io import load_image
 
     if name not in SAMPLE_NAMES:
         raise InvalidParameterError(
@@ -242,7 +242,7 @@ def transform(image: np.ndarray, kind: str, strength: float = 0.5) -> np.ndarray
     >>> transform(img, "crop", 0.5).shape[0] < img.shape[0]
     True
     """
-    from .errors import InvalidParameterError
+    from ..errors import InvalidParameterError
 
     if kind not in TRANSFORMS:
         raise InvalidParameterError(

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .errors import ReportError, WidgetAssetsMissingError
-from .files import atomic_path
+from ..errors import ReportError, WidgetAssetsMissingError
+from ..files import atomic_path
 
 __all__ = ["build_report", "notebook_client", "save_key_figures", "find_widget_assets",
            "NotebookRun",
@@ -186,7 +186,7 @@ def save_key_figures(figures_dir: str | os.PathLike = "figures", *, quick: bool 
     import numpy as np
 
     from .demo import plot_heatmap, score_table
-    from .registry import available_methods
+    from ..registry import available_methods
     from .robustness import plot_robustness, robustness_curve
     from .samples import sample_image
 

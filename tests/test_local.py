@@ -1,0 +1,124 @@
+"""The local-feature engine: one extractor, one mirror, one verifier for every job."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import simlab
+from simlab import duplicates, errors
+from simlab.lab import samples
+from simlab.local import (check_features, distinct, extract_local, mirror_features,
+                          ratio_matches, verify, word_correspondences)
+
+SIDE = 256
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return samples.sample_image("astronaut", max_side=SIDE)
+
+
+def test_features_from_simlab_extract_work_in_the_pairs_job(photo):
+    # README: folder jobs reuse simlab.extract. It used to fail with KeyError: 'scale'.
+    turned = samples.rotate(photo, 30)
+    match = duplicates.verify_pair(simlab.extract(photo, "rootsift"),
+                                   simlab.extract(turned, "rootsift"))
+    assert match.inliers > 50 and match.rotation_degrees == pytest.approx(-30, abs=1)
+
+
+def test_features_of_another_kind_fail_with_a_reason(photo):
+    with pytest.raises(errors.InvalidFeaturesError, match="one kind"):
+        duplicates.verify_pair(simlab.extract(photo, "sift"), simlab.extract(photo, "rootsift"))
+    with pytest.raises(errors.InvalidFeaturesError, match="takes rootsift or sift"):
+        duplicates.verify_pair(simlab.extract(photo, "akaze"), simlab.extract(photo, "akaze"))
+    with pytest.raises(errors.InvalidFeaturesError, match="needs local features"):
+        check_features(simlab.extract(photo, "phash"), job="pairs")
+
+
+def test_one_extractor_serves_compare_pairs_and_search(photo):
+    compare = simlab.extract(photo, "rootsift")
+    pairs = duplicates.extract_features(photo)
+    for features in (compare, pairs):
+        assert set(features) >= {"points", "sizes", "angles", "descriptors", "shape",
+                                 "scale", "descriptor"}
+        assert str(features["descriptor"]) == "rootsift"
+    # The folder jobs stretch contrast and lower SIFT's threshold: more keypoints on a
+    # dim image, from the same extractor.
+    dim = (photo * 0.3).astype(np.uint8)
+    assert len(extract_local(dim, stretch=True, contrast_threshold=0.01)["points"]) > \
+        len(extract_local(dim)["points"])
+
+
+def test_mirror_features_of_sift_equal_extracting_on_the_mirror(photo):
+    features = extract_local(photo)
+    twice = mirror_features(mirror_features(features))
+    for key in ("points", "angles", "descriptors"):
+        assert np.allclose(twice[key], features[key], atol=1e-4)
+    # Matching the permuted descriptors finds nearly what extracting on the mirror does.
+    direct = extract_local(samples.flip(photo))
+    pairs = ratio_matches(mirror_features(features)["descriptors"], direct["descriptors"])
+    assert len(pairs) > 0.8 * len(features["points"])
+
+
+@pytest.mark.parametrize("method", ["sift", "rootsift", "akaze"])
+def test_compare_finds_a_mirrored_copy(method, photo):
+    flipped = samples.flip(photo)
+    found = simlab.compare(photo, flipped, method)
+    assert found.details["mirrored"] and found.details["inliers"] > 50
+    assert found.details["transform"]["mirrored"]
+    plain = simlab.compare(photo, flipped, method, mirror=False)
+    assert plain.details["inliers"] < found.details["inliers"] / 5
+    # The drawn points are on b itself: each inlier's b point is a's point mirrored.
+    mask = found.visual["inlier_mask"]
+    a, b = found.visual["points_a"][mask], found.visual["points_b"][mask]
+    assert np.median(np.abs(b[:, 0] - (photo.shape[1] - 1 - a[:, 0]))) < 2
+
+
+def test_distinct_inliers_count_places_not_keypoints():
+    points = np.array([[10.0, 10.0], [10.2, 9.9], [50.0, 40.0]], np.float32)
+    assert distinct(points) == 2
+    # Two keypoints (orientations) at one place, matched to one place: one inlier.
+    a = {"points": np.concatenate([points, points + [100, 0]])}
+    b = {"points": a["points"] * 0.5 + 3}
+    found = verify(a, b, np.stack([np.arange(6)] * 2, 1))
+    assert found.inliers == 4 and found.mask.sum() == 6
+
+
+def test_the_chance_guard_drops_matches_whose_keypoints_do_not_turn_with_the_transform():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 300, (40, 2)).astype(np.float32)
+    angles = rng.uniform(0, 360, 40).astype(np.float32)
+    sizes = rng.uniform(2, 10, 40).astype(np.float32)
+    a = {"points": points, "angles": angles, "sizes": sizes}
+    pairs = np.stack([np.arange(40)] * 2, 1)
+    true = {"points": points + 5, "angles": angles, "sizes": sizes}
+    assert verify(a, true, pairs).inliers == 40
+    # The same positions, but orientations and sizes of other patches: look-alikes on a
+    # repetitive texture line up by position alone.
+    chance = {"points": points + 5, "angles": rng.uniform(0, 360, 40).astype(np.float32),
+              "sizes": rng.uniform(2, 10, 40).astype(np.float32)}
+    guarded = verify(a, chance, pairs)
+    assert guarded.inliers < 10
+    assert verify(a, chance, pairs, check_orientation=False).inliers == 40
+
+
+def test_word_correspondences_skip_bursty_words():
+    pairs = word_correspondences(np.array([1, 2, 3]), np.array([1, 2, 2, 2, 2, 3]))
+    assert pairs.tolist() == [[0, 0], [2, 5]]  # word 2 occurs 4 times: texture
+
+
+def test_search_matches_draw_with_plot_similarity(tmp_path):
+    from PIL import Image
+
+    from simlab import index
+    from simlab.plotting import plot_similarity
+
+    for name in ("astronaut", "coffee"):
+        Image.fromarray(samples.sample_image(name, max_side=SIDE)).save(tmp_path / f"{name}.png")
+    built = index.build(tmp_path, progress=False)
+    query = samples.crop(samples.sample_image("coffee", max_side=SIDE), 0.6)
+    found = built.matches(query, tmp_path / "coffee.png")
+    assert found.frame == "original" and found.details["inliers"] > 20
+    figure = plot_similarity(query, simlab.load_image(tmp_path / "coffee.png"), found)
+    assert "inliers" in figure.axes[0].get_title()
