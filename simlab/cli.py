@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from .errors import InvalidParameterError, SimlabError
+from .errors import InvalidParameterError, MethodUnavailableError, SimlabError
 
 __all__ = ["main"]
 
@@ -81,15 +81,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import compare_all, resolve_methods
     from .files import atomic_path, json_ready
     from .io import load_image
+    from .registry import get_method
 
     methods = resolve_methods(args.method or ["all"])
     params = _parse_settings(args.set or [], methods)
+    # A method asked for by name must run (or the command fails, exit 2, saying why);
+    # "all" means "every method that can run here" and skips the others.
+    named = [] if "all" in (args.method or ["all"]) else methods
+    for name in named:
+        spec = get_method(name)
+        spec.ensure_available(spec.resolve(params.get(name)))
     image_a = load_image(args.a, max_side=args.max_side)
     image_b = load_image(args.b, max_side=args.max_side)
     frame = compare_all(image_a, image_b, methods, params=params)
     results = frame.attrs["results"]
     skipped = [{"method": row.method, "reason": row.skipped}
                for row in frame.itertuples() if isinstance(row.skipped, str)]
+    for item in skipped:
+        if item["method"] in named:
+            raise MethodUnavailableError(item["reason"])
+        if args.json:  # the table says so too; with --json, say it on stderr
+            print(f"simlab: skipped {item['method']}: {item['reason']}", file=sys.stderr)
     if args.draw:
         import matplotlib
         matplotlib.use("Agg")
@@ -126,9 +138,13 @@ def _image_format(path: str) -> str:
 
 def _cmd_pairs(args: argparse.Namespace) -> int:
     from .duplicates import find
+    from .files import display_path
+    from .io import list_images
     from .pairs_report import pairs_payload, write_report
 
-    frame = find(args.dir, method=args.method, threshold=args.threshold,
+    # The report may sit inside the folder: never read its pictures back as input.
+    images = list_images(args.dir, exclude=[args.out])
+    frame = find(images, method=args.method, threshold=args.threshold,
                  max_side=args.max_side, workers=args.workers)
     table = write_report(frame, args.out, max_side=args.max_side)
     if args.json:
@@ -139,10 +155,11 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
           f"{stats['pairs_possible']} pairs verified, {stats['flagged']} flagged "
           f"({stats['seconds']['total']:.1f} s)")
     for row in table.itertuples():
-        b = "(same image)" if row.a == row.b else row.b
-        print(f"{row.score:.2f}  {row.kind:<9} {row.inliers:>5} inliers  {row.a}  {b}")
+        b = "(same image)" if row.a == row.b else display_path(row.b)
+        print(f"{row.score:.2f}  {row.kind:<9} {row.inliers:>5} inliers  "
+              f"{display_path(row.a)}  {b}")
     for item in frame.attrs["skipped"]:
-        print(f"skipped: {item['path']}: {item['reason']}")
+        print(f"skipped: {display_path(item['path'])}: {item['reason']}")
     print(f"wrote {args.out}/pairs.csv, {args.out}/index.html and {len(table)} pictures")
     return 0
 
@@ -203,8 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("a", help="first image file")
     compare.add_argument("b", help="second image file")
     compare.add_argument("--method", action="append", metavar="NAME",
-                         help="method to run (repeatable); 'all' (default) runs every "
-                              "method that can run here")
+                         help="method to run (repeatable; a named method that cannot run "
+                              "here is an error, exit 2); 'all' (default) runs every method "
+                              "that can run here and lists the others as skipped")
     compare.add_argument("--set", action="append", metavar="KEY=VALUE",
                          help="method parameter, e.g. ratio=0.8 or sift.ratio=0.8")
     compare.add_argument("--json", action="store_true", help="print JSON")

@@ -464,7 +464,7 @@ class Index:
         # The threads are the parallelism; BLAS threads on top only contend with them.
         with one_blas_thread(), ThreadPoolExecutor(max(1, int(workers))) as pool:
             return list(tqdm(pool.map(self._work(self.vocabulary), todo), total=len(todo),
-                             desc=desc, unit="image", disable=not progress))
+                             desc=desc, unit="image", disable=not progress or not todo))
 
     def _train_and_extract(self, todo, *, workers: int, progress: bool):
         """Learn the vocabulary from a sample of the images, then index them all.
@@ -1134,6 +1134,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    from .files import display_path, json_ready
+
     index = Index.load(args.index)
     if args.top < 1:
         raise InvalidParameterError(f"--top must be at least 1, got {args.top}")
@@ -1141,14 +1143,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for query in args.query:
         hits = index.search(query, top=args.top)
         payload.append({"query": query, "results": [
-            {"rank": rank, "path": hit.path, "score": round(hit.score, 6)}
+            {"rank": rank, "path": hit.path, "score": round(hit.score, 6),
+             "details": json_ready(hit.details)}
             for rank, hit in enumerate(hits, start=1)]})
         if not args.json:
-            print(f"query: {query}")
+            print(f"query: {display_path(query)}")
             for rank, hit in enumerate(hits, start=1):
                 extra = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                                   for k, v in hit.details.items())
-                print(f"{rank:>3}  {hit.score:.3f}  {hit.path}  ({extra})")
+                print(f"{rank:>3}  {hit.score:.3f}  {display_path(hit.path)}  ({extra})")
     if args.json:
         print(json.dumps(payload, indent=2))
     return 0
@@ -1160,7 +1163,9 @@ def add_index_parsers(subparsers) -> None:
     ``simlab index DIR --index PATH [--method M] [--max-side PX] [--workers N]
     [--rebuild] [--json]`` builds or updates an index; ``simlab search QUERY... --index
     PATH [--top K] [--json]`` searches it. ``--json`` prints ``[{"query": ...,
-    "results": [{"rank": 1, "path": <absolute path>, "score": ...}]}]``.
+    "results": [{"rank": 1, "path": <absolute path>, "score": ..., "details": {...}}]}]``
+    (``details``: what the text output shows, e.g. ``verified``, ``inliers``); the text
+    output prints paths relative to the current directory when they are inside it.
 
     Examples
     --------
@@ -1191,5 +1196,6 @@ def add_index_parsers(subparsers) -> None:
     search.add_argument("--index", required=True, metavar="PATH", help="index directory")
     search.add_argument("--top", type=int, default=10, help="results per query (default 10)")
     search.add_argument("--json", action="store_true",
-                        help='print [{"query", "results": [{"rank", "path", "score"}]}]')
+                        help='print [{"query", "results": [{"rank", "path", "score", '
+                        '"details"}]}]')
     search.set_defaults(func=_cmd_search)

@@ -127,10 +127,10 @@ def plot_pair_match(image_a: np.ndarray, image_b: np.ndarray, match, *, ax=None,
     >>> features = duplicates.extract_features(image)
     >>> fig = plot_pair_match(image, image, duplicates.verify_pair(features, features))
     """
-    import matplotlib.pyplot as plt
+    from .plotting import new_figure
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(9, 4.5))
+        fig, ax = new_figure(figsize=(9, 4.5))
     else:
         fig = ax.figure
     ax.imshow(draw_pair(image_a, image_b, match, max_lines=max_lines))
@@ -182,7 +182,8 @@ def write_report(frame, out: str | os.PathLike, *, max_side: int | None = None,
     frame : pandas.DataFrame
         From :func:`simlab.duplicates.find`.
     out : path
-        Output folder (created). Every file is written atomically.
+        Output folder (created). Every file is written atomically; pictures of an
+        earlier run that this one does not rewrite are removed.
     max_side : int, optional
         The ``max_side`` ``find`` used (default: read from ``frame.attrs["stats"]``).
 
@@ -227,6 +228,10 @@ def write_report(frame, out: str | os.PathLike, *, max_side: int | None = None,
             if not cv2.imwrite(str(temporary), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
                 raise OSError(f"could not write {pictures / name}")
         names.append(name)
+    # Pictures of an earlier run that this one did not rewrite would be shown as evidence.
+    for stale in pictures.glob("[0-9][0-9][0-9][0-9]_*.png"):
+        if stale.name not in names:
+            stale.unlink()
     table = frame.copy()
     table["picture"] = names
     with atomic_path(out / "pairs.csv") as temporary:
@@ -297,8 +302,9 @@ def browse_pairs(frame, *, threshold: float = 0.3, max_side: int | None = None,
     -------
     simlab.widgets.WidgetHandle
         ``controls["threshold"]`` and ``controls["rank"]`` (1 = most certain pair above
-        the threshold); ``handle.frame`` is the table shown and ``handle.figure`` the
-        picture of the chosen pair.
+        the threshold); ``handle.frame`` is the table shown (its ``rank`` column counts
+        as the slider does) and ``handle.figure`` the picture of the chosen pair, shown
+        as one PNG (see :mod:`simlab.widgets`).
 
     Examples
     --------
@@ -310,14 +316,10 @@ def browse_pairs(frame, *, threshold: float = 0.3, max_side: int | None = None,
     >>> len(ui.frame), ui.figure is None
     (0, True)
     """
-    from .errors import MethodUnavailableError
-    from .widgets import WidgetHandle
+    from .plotting import new_figure
+    from .widgets import _ipywidgets, _live
 
-    try:
-        import ipywidgets as widgets
-    except ImportError:  # pragma: no cover - ipywidgets is a dependency
-        raise MethodUnavailableError("browse_pairs needs ipywidgets: pip install ipywidgets"
-                                     ) from None
+    widgets = _ipywidgets()
     if max_side is None:
         max_side = frame.attrs.get("stats", {}).get("options", {}).get("max_side")
     matches = frame.attrs.get("matches", {})
@@ -329,30 +331,21 @@ def browse_pairs(frame, *, threshold: float = 0.3, max_side: int | None = None,
                                   description="pair shown (rank)", **slider),
     }
 
-    def compute(handle: WidgetHandle) -> None:
-        import matplotlib.pyplot as plt
-
-        shown = frame[frame["score"] >= handle.controls["threshold"].value]
-        rank = min(handle.controls["rank"].value, len(shown))
+    def compute(c: dict[str, Any]):
+        shown = frame[frame["score"] >= c["threshold"].value]
+        rank = min(c["rank"].value, len(shown))
         table = shown[list(columns)].copy()
         for side in ("a", "b"):
             table[side] = [Path(p).name for p in table[side]]
         table.index = range(1, len(table) + 1)  # ranks, as the slider counts them
+        table.index.name = "rank"
         first = max(0, min(rank - 1 - rows // 2, len(table) - rows))
-        handle.frame = table.iloc[first:first + rows]
-        handle.figure = None
+        figure = None
         if len(shown):
             row = shown.iloc[rank - 1]
             match = matches[(row["a"], row["b"])]
-            fig, ax = plt.subplots(figsize=(7, 3.5))
+            figure, ax = new_figure(figsize=(7, 3.5))
             plot_pair_match(*load_pair_images(match, max_side=max_side), match, ax=ax)
-            handle.figure = fig
+        return table.iloc[first:first + rows], figure
 
-    handle = WidgetHandle(widgets.VBox([widgets.HBox(list(controls.values())),
-                                        widgets.Output()]),
-                          controls, None, _compute=compute)
-    handle.output = handle.widget.children[1]
-    for control in controls.values():
-        control.observe(handle.update, names="value")
-    handle.update()
-    return handle
+    return _live(controls, compute)
