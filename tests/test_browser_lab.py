@@ -33,27 +33,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import browser_skip_reason
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("SIMLAB_CHROMIUM", "/usr/bin/chromium")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage"]
 SETTLE_TIMEOUT = 120  # seconds a widget update may take in quick mode on 2 busy cores
-
-
-def _skip_reason() -> str | None:
-    if os.environ.get("SIMLAB_SKIP_BROWSER", "0") not in ("", "0"):
-        return "SIMLAB_SKIP_BROWSER is set"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e '.[dev]')"
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        return f"no Chromium at {CHROMIUM} (make chromium installs Debian's)"
-    return None
 
 
 def _free_port() -> int:
@@ -70,7 +55,7 @@ def _write_json(path: Path, payload: dict) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A token-less JupyterLab on localhost serving copies of notebooks 00 and 06."""
-    reason = _skip_reason()
+    reason = browser_skip_reason()
     if reason:
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("lab")
@@ -123,19 +108,6 @@ def lab(tmp_path_factory):
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
         log.close()
-
-
-@pytest.fixture(scope="module")
-def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                          args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 # --- what the kernel says -------------------------------------------------------------
@@ -387,8 +359,8 @@ def _slider(cell, label: str):
 
 
 @pytest.mark.parametrize("notebook", ["00_quickstart", "06_side_by_side"])
-def test_compare_ui_in_jupyterlab(browser, lab, notebook, tmp_path):
-    context = browser.new_context(viewport={"width": 1600, "height": 2600})
+def test_compare_ui_in_jupyterlab(chromium_browser, lab, notebook, tmp_path):
+    context = chromium_browser.new_context(viewport={"width": 1600, "height": 2600})
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
