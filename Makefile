@@ -32,8 +32,13 @@ chromium:
 test: setup report-assets chromium
 	SIMLAB_WIDGET_ASSETS=$(ASSETS)/node_modules $(BIN)/python -m pytest
 
+# As root (a container, a CI machine) Jupyter refuses to start without --allow-root, and
+# there is no desktop browser to open: print the URL instead.
+LAB_PORT ?= 8888
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root --no-browser)
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	@echo "JupyterLab on notebooks/: open the http://localhost:$(LAB_PORT)/lab?token=... URL printed below (Ctrl-C stops it)"
+	$(BIN)/jupyter lab notebooks/ --ServerApp.port=$(LAB_PORT) $(LAB_FLAGS)
 
 demo: setup
 	$(BIN)/simlab demo --out reports/demo
