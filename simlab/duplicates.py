@@ -2,8 +2,9 @@
 
 An image-integrity check compares every panel of a paper with every other one, looking
 for a panel that reappears rotated, mirrored, recoloured or cropped, or a region copied
-inside one panel (copy-move). Comparing every pair with SIFT from scratch (seed 000's
-loop) costs two extractions per pair and grows with N². Here:
+inside one panel (copy-move). Comparing every pair with SIFT from scratch (the loop of
+a blog post on comparing figure images with OpenCV) costs two extractions per pair and
+grows with N². Here:
 
 1. **Encode once.** SIFT (or RootSIFT) keypoints are extracted once per image, in
    parallel. The features are a dict of plain arrays (``np.savez`` / ``np.load(...,

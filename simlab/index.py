@@ -1,9 +1,10 @@
 """Reverse image search over a folder: index once, find cropped or recompressed copies fast.
 
-Seed 004 asks for the images of a folder (thousands of them) that a query image was
-made from, when the query may be cropped, recompressed, shrunk, recoloured or mirrored,
-in a few seconds at most. Its program (SIFT, an 800-word k-means vocabulary, L1
-histograms, nearest neighbour) works for near-identical queries and fails beyond.
+A well-known forum question asks for the images of a folder (thousands of them) that a
+query image was made from, when the query may be cropped, recompressed, shrunk, recoloured
+or mirrored, in a few seconds at most. The asker's program (SIFT, an 800-word k-means
+vocabulary, L1 histograms, nearest neighbour) works for near-identical queries and fails
+beyond.
 What retrieval research does instead (Sivic & Zisserman 2003; Philbin et al. 2007):
 
 1. **A fine vocabulary.** RootSIFT descriptors quantised into ~20,000 visual words (a
@@ -39,7 +40,8 @@ What retrieval research does instead (Sivic & Zisserman 2003; Philbin et al. 200
    original's 633 keypoints before, and 522 after.
 
 Global descriptors (``"phash"``, ``"histogram"``, ``"vgg16"``) are searched exactly with
-numpy for comparison, and ``"seed004"`` reproduces the seed's program as a baseline.
+numpy for comparison, and ``"naive-bow"`` reproduces the forum question's program (the
+naive SIFT bag of words) as a baseline.
 
 An index is one directory: ``index.json`` (format, version, options, each file's size
 and mtime, unreadable files) and ``arrays-<generation>.npz`` (features, loaded with
@@ -101,11 +103,12 @@ METHODS = {
     "phash": "64-bit perceptual hash, exact Hamming search; flips handled",
     "histogram": "8x8x8 RGB colour histogram (Hellinger), exact cosine search",
     "vgg16": "Keras VGG16 (ImageNet) 512-d embedding, exact cosine search; needs weights",
-    "seed004": "seed 004's program, as a baseline: SIFT, 800-word flat k-means, "
-               "L1-normalised histograms, nearest neighbour by Euclidean distance",
+    "naive-bow": "the naive SIFT bag of words of a well-known forum question, as a "
+                 "baseline: SIFT, 800-word flat k-means, L1-normalised histograms, "
+                 "nearest neighbour by Euclidean distance",
 }
 DEFAULT_METHOD = "bow-verify"
-_WORD_METHODS = ("bow-verify", "bow", "seed004")
+_WORD_METHODS = ("bow-verify", "bow", "naive-bow")
 #: The float vectors each method stores per image: array name in the file and in the
 #: search structures -> key in an image's features.
 _VECTORS = {"bow-verify": {"vectors": "vector", "ordinals": "ordinal"},
@@ -137,7 +140,7 @@ _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "bow": {"max_side": 640, "upscale": False, "max_keypoints": 1000,
             "contrast_threshold": 0.01, "fine_octave_below": 400, "words": 20_480,
             "training_images": 400},
-    "seed004": {"max_side": 640, "words": 800, "training_images": 400},
+    "naive-bow": {"max_side": 640, "words": 800, "training_images": 400},
     "phash": {"max_side": 640},
     "histogram": {"max_side": 640, "bins": 8},
     "vgg16": {"max_side": 640, "weights": "imagenet"},
@@ -185,8 +188,9 @@ class SearchHit(NamedTuple):
 def _local_features(image: np.ndarray, method: str, options: dict) -> dict[str, np.ndarray]:
     import cv2
 
-    if method == "seed004":
-        # Seed 004's program: OpenCV's default SIFT on the grey image, every keypoint.
+    if method == "naive-bow":
+        # The forum question's program: OpenCV's default SIFT on the grey image, every
+        # keypoint.
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         keypoints, descriptors = cv2.SIFT_create().detectAndCompute(grey, None)
         points = np.array([kp.pt for kp in keypoints], np.float32).reshape(-1, 2)
@@ -490,7 +494,7 @@ class Index:
                 "images")
         self.vocabulary = train_vocabulary(
             pool, words=int(self.options["words"]),
-            branches=1 if self.method == "seed004" else None)
+            branches=1 if self.method == "naive-bow" else None)
         # One assignment for the whole sample: per-cell products are then large, and
         # cost a second instead of ~50 ms per image.
         extracted = [features for _, _, features, _ in sampled if features is not None]
@@ -515,7 +519,7 @@ class Index:
             # uint16 halves the file when the vocabulary fits (20,480 words does).
             word_type = np.uint16 if self.vocabulary.words <= 65_536 else np.uint32
             arrays["words"] = (np.concatenate(words) if words else np.zeros(0)).astype(word_type)
-            if self.method != "seed004":
+            if self.method != "naive-bow":
                 points = [f["points"] for f in self._features]
                 # float16 keeps 0.5 px at 640 px: far below the RANSAC threshold.
                 arrays["points"] = (np.concatenate(points) if points
@@ -616,7 +620,8 @@ class Index:
                 f"version {FORMAT_VERSION}; rebuild it with `simlab index DIR --index "
                 f"{label} --rebuild`", label)
         try:
-            method = manifest["method"]
+            # Indexes written before the baseline was renamed name it "seed004".
+            method = {"seed004": "naive-bow"}.get(manifest["method"], manifest["method"])
             files = list(manifest["files"])
             arrays_path = root / manifest["arrays"]
             generation = manifest["generation"]
@@ -701,7 +706,7 @@ class Index:
             counts = sparse.csr_matrix((np.ones(len(words), np.float32), (owners, words)),
                                        shape=(count, vocabulary_words))
             counts.sum_duplicates()
-            if self.method == "seed004":
+            if self.method == "naive-bow":
                 totals = np.asarray(counts.sum(axis=1)).ravel()
                 totals[totals == 0] = 1
                 prepared["histograms"] = (sparse.diags(1.0 / totals) @ counts).toarray() \
@@ -729,7 +734,7 @@ class Index:
         found = _local_features(image, self.method, self.options)
         query = {"points": found["points"], "shape": image.shape[:2],
                  "words": self.vocabulary.assign(found["descriptors"])}
-        if self.method != "seed004" and len(found["descriptors"]):
+        if self.method != "naive-bow" and len(found["descriptors"]):
             from .duplicates import mirror_descriptors
 
             width = image.shape[1]
@@ -783,7 +788,7 @@ class Index:
             ``inliers / (inliers + 10)`` for verified images (10 inliers -> 0.5), else
             the rank-fusion score scaled into [0, 0.1) (see the module documentation);
             ``phash`` ``1 - hamming / 64``;
-            ``histogram``/``vgg16`` the cosine; ``seed004`` ``1 - L2 / sqrt(2)``.
+            ``histogram``/``vgg16`` the cosine; ``naive-bow`` ``1 - L2 / sqrt(2)``.
         """
         if top < 1:
             raise InvalidParameterError(f"top must be at least 1, got {top}")
@@ -802,7 +807,7 @@ class Index:
                                           shortlist=shortlist, min_inliers=min_inliers,
                                           min_inlier_ratio=min_inlier_ratio, mirror=mirror,
                                           ransac_threshold=ransac_threshold)
-        if self.method == "seed004":
+        if self.method == "naive-bow":
             query_words = self._query_words(image)["words"]
             histogram = np.bincount(query_words, minlength=self.vocabulary.words) \
                 .astype(np.float32)

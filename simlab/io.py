@@ -26,7 +26,8 @@ from .errors import (
 )
 
 __all__ = ["load_image", "load_scaled", "list_images", "simlab_output_kind",
-           "resize_longest_side", "describe_source", "IMAGE_EXTENSIONS", "MIN_SIDE", "DEFAULT_MAX_PIXELS"]
+           "resize_longest_side", "describe_source", "IMAGE_EXTENSIONS", "MIN_SIDE",
+           "DEFAULT_MAX_PIXELS"]
 
 ImageSource = Union[str, os.PathLike, np.ndarray, Image.Image]
 

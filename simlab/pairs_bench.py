@@ -48,7 +48,7 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["PlantedSet", "build_planted_set", "shipped_images", "evaluate",
-           "seed_pair_loop", "bench_pairs", "KINDS"]
+           "naive_pair_loop", "bench_pairs", "KINDS"]
 
 #: Planted kinds, in the order the benchmark table lists them.
 KINDS = ("rotation", "mirror", "recolour", "crop", "copy-move")
@@ -407,15 +407,16 @@ def evaluate(frame, truth: Sequence[dict[str, Any]]):
 
 
 # ---------------------------------------------------------------------------------------
-# The baseline: seed 000's loop, as written, on pairs of the same folder.
+# The baseline: the per-pair loop of a blog post on comparing figure images with OpenCV,
+# as written, on pairs of the same folder.
 
-def seed_pair_loop(pairs: Sequence[tuple[str, str]], out: str | os.PathLike) -> list[float]:
-    """Run seed 000's per-pair loop on ``pairs``; return the seconds each pair took.
+def naive_pair_loop(pairs: Sequence[tuple[str, str]], out: str | os.PathLike) -> list[float]:
+    """Run the blog post's naive per-pair loop on ``pairs``; return each pair's seconds.
 
-    Per pair, as in the seed: read both images, SIFT ``detectAndCompute`` on both
+    Per pair, as in the blog post: read both images, SIFT ``detectAndCompute`` on both
     (no keypoint cap), ``BFMatcher().knnMatch(k=2)``, Lowe's ratio 0.75, ``drawMatches``
-    of every ratio-test match and ``imwrite``. Two guards the seed lacks keep it running
-    on images without keypoints (it would crash); they cost nothing measurable.
+    of every ratio-test match and ``imwrite``. Two guards the blog post lacks keep it
+    running on images without keypoints (it would crash); they cost nothing measurable.
     """
     import cv2
 
@@ -478,7 +479,7 @@ def bench_pairs(*, images: int = 340, seed: int = 0, repeats: int = 3,
 
     Builds the folder (:func:`build_planted_set`, not timed), runs ``find`` ``repeats``
     times (median reported), scores the last run (:func:`evaluate`), measures the
-    pruning's recall, and times seed 000's per-pair loop (:func:`seed_pair_loop`) on
+    pruning's recall, and times the naive per-pair loop (:func:`naive_pair_loop`) on
     ``baseline_pairs`` random pairs of the same folder, extrapolated to all pairs.
 
     Returns
@@ -525,7 +526,7 @@ def bench_pairs(*, images: int = 340, seed: int = 0, repeats: int = 3,
         while len(chosen) < min(baseline_pairs, all_pairs):
             i, j = sorted(rng.choice(len(readable), 2, replace=False))
             chosen.add((readable[i], readable[j]))
-        per_pair = seed_pair_loop(sorted(chosen), Path(scratch) / "seed000")
+        per_pair = naive_pair_loop(sorted(chosen), Path(scratch) / "naive-loop")
     median_pair = statistics.median(per_pair)
     median_total = statistics.median(times)
     summary = {
@@ -577,7 +578,7 @@ def bench_pairs_report(*, repeats: int = 3, methods: Sequence[str] | None = None
         f"cross-image pairs and {pruning['kept_of_verifiable']:.1%} of the "
         f"{pruning['verifiable']} that exhaustive verification flags (copy-move checks "
         f"every image, no pruning)",
-        f"seed 000 loop: median {summary['baseline_seconds_per_pair'] * 1000:.0f} ms per "
+        f"naive per-pair loop: median {summary['baseline_seconds_per_pair'] * 1000:.0f} ms per "
         f"pair over {summary['baseline_pairs_timed']} pairs timed -> "
         f"{summary['baseline_seconds_all_pairs']:.0f} s for all {summary['pairs_possible']} "
         f"pairs (extrapolated)",

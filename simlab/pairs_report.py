@@ -1,9 +1,9 @@
 """Pictures and pages for flagged pairs: what ``simlab pairs DIR --out OUT`` writes.
 
 Each picture shows the two images side by side with **only the RANSAC inliers** joined
-(seed 000 drew every ratio-test match, which is why its pictures were hard to trust)
-and the matched region outlined in both images: the part of each image the other
-covers once aligned, or, for copy-move, the two copies inside one image.
+(a blog post's per-pair loop drew every ratio-test match, which is why its pictures were
+hard to trust) and the matched region outlined in both images: the part of each image
+the other covers once aligned, or, for copy-move, the two copies inside one image.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Robustness curves: each method's score as one edit gets stronger.
 
 The curve makes visible why a method "stops finding the image once the query differs
-more" (seed 004): a global method falls off a cliff while a verified keypoint method
-degrades slowly.
+more" (as a well-known forum question puts it): a global method falls off a cliff while
+a verified keypoint method degrades slowly.
 """
 
 from __future__ import annotations

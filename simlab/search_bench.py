@@ -48,7 +48,7 @@ DEDUPE_DISTANCE = 10
 #: Smallest side of a database image, pixels.
 MIN_SIDE = 128
 #: Methods benchmarked by default (vgg16 joins when its weights are available).
-BENCH_METHODS = ("bow-verify", "bow", "phash", "histogram", "vgg16", "seed004")
+BENCH_METHODS = ("bow-verify", "bow", "phash", "histogram", "vgg16", "naive-bow")
 TRANSFORMATIONS = ("crop", "jpeg", "downscale", "gamma/contrast", "rotation", "grayscale",
                    "hue", "text", "flip", "crop+jpeg+downscale")
 #: Texture packs (zip files) and the name prefix of their images in the set; the 0.8.8

@@ -3,15 +3,15 @@
 A bag of visual words replaces each local descriptor by the nearest of ``k`` centres
 (its *word*), so an image becomes a sparse histogram that an inverted file searches in
 milliseconds. Retrieval needs a *fine* vocabulary (tens of thousands of words, Philbin
-et al. 2007): with the 800 words of seed 004's program, unrelated patches share words
-and every image looks a bit like every other one.
+et al. 2007): with the 800 words of a well-known forum question's program, unrelated
+patches share words and every image looks a bit like every other one.
 
 A flat k-means with 20,000 centres is slow to learn and to assign (every descriptor is
 compared with every centre). A two-level *vocabulary tree* (Nistér & Stewénius 2006)
 does the same job cheaply: ``top`` centres split the descriptor space into cells, and
 each cell is split again into ``branches`` centres, learnt from the cell's members
 only. A descriptor is compared with ``top + branches`` centres instead of
-``top * branches``. ``branches=1`` gives a flat vocabulary (the seed-004 baseline).
+``top * branches``. ``branches=1`` gives a flat vocabulary (the ``naive-bow`` baseline).
 """
 
 from __future__ import annotations

@@ -184,7 +184,8 @@ TABLE_JS = """(cell) => {
     .filter((t) => t.offsetParent !== null);
   if (tables.length !== 1) return {count: tables.length};
   const table = tables[0];
-  const header = [...table.querySelectorAll("thead tr:last-child th")].map((c) => c.innerText.trim());
+  const header = [...table.querySelectorAll("thead tr:last-child th")]
+    .map((c) => c.innerText.trim());
   const rows = [...table.querySelectorAll("tbody tr")].map(
     (r) => [...r.querySelectorAll("th, td")].map((c) => c.innerText.trim()));
   return {count: 1, header, rows};

@@ -180,7 +180,7 @@ def test_unreadable_files_are_skipped_and_listed(folder, tmp_path):
     assert {Path(s["path"]).name for s in manifest["skipped"]} == set(skipped)
 
 
-@pytest.mark.parametrize("method", ["phash", "histogram", "bow", "seed004"])
+@pytest.mark.parametrize("method", ["phash", "histogram", "bow", "naive-bow"])
 def test_other_methods_find_a_recompressed_copy(folder, method):
     index = build(folder, method=method, progress=False)
     query = samples.jpeg(samples.sample_image("coffee", max_side=320), 30)
@@ -188,6 +188,26 @@ def test_other_methods_find_a_recompressed_copy(folder, method):
     assert _name(hits[0]) == "coffee"
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert all(0.0 <= h.score <= 1.0 for h in hits)
+
+
+def test_naive_bow_baseline_is_named_for_what_it_is(folder, tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="simlab")
+    add_index_parsers(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["index", "--help"])
+    help_text = capsys.readouterr().out
+    assert "naive-bow" in help_text and "seed" not in help_text.lower()
+    assert "forum question" in simindex.METHODS["naive-bow"]
+    # An index written under the baseline's old name still loads, under the new one.
+    index = build(folder, method="naive-bow", path=tmp_path / "ix", progress=False)
+    manifest_path = tmp_path / "ix" / simindex.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["method"] = "seed004"
+    manifest_path.write_text(json.dumps(manifest))
+    loaded = Index.load(tmp_path / "ix")
+    assert loaded.method == "naive-bow" and len(loaded) == len(index)
+    query = samples.jpeg(samples.sample_image("coffee", max_side=320), 30)
+    assert _name(loaded.search(query, top=1)[0]) == "coffee"
 
 
 def test_phash_index_handles_flips(folder):
