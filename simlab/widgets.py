@@ -121,13 +121,14 @@ class WidgetHandle:
         with self._lock:
             self.generation += 1
             self._idle.clear()
+            # Said before any worker can finish this generation and say "updated".
+            self._set_status("busy", self._describe_work())
             background = self.background if self.background is not None else (
                 self.updates > 0 and _in_kernel())
             if background and self._worker is None:
                 self._worker = threading.Thread(target=self._work, daemon=True,
                                                 name="simlab-widget")
                 self._worker.start()
-        self._set_status("busy", self._describe_work())
         if not background:
             self._run(self.generation, reraise=True)
             with self._lock:
@@ -177,6 +178,8 @@ class WidgetHandle:
             if error is None:
                 self.frame, self.figure, self.png = frame, figure, png
         self._publish(error, frame, png, time.perf_counter() - started)
+        if generation != self.generation:  # a change arrived while this was being shown
+            self._set_status("busy", self._describe_work())
 
     def _publish(self, error, frame, png: bytes, seconds: float) -> None:
         if self.image is None:  # a handle made without a view (tests of _compute)
