@@ -356,13 +356,18 @@ def list_images(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
     if not root.is_dir():
         raise ImageNotFoundError("is not a folder", os.fspath(root))
     skipped = {os.path.realpath(p) for p in exclude}
+    seen = {os.path.realpath(root)}  # symlinked folders are followed, each once
     found = []
-    for current, folders, files in os.walk(root):
+    for current, folders, files in os.walk(root, followlinks=True):
         # Prune in place: os.walk then never descends into what we skip.
-        folders[:] = sorted(
-            name for name in folders if recursive and not name.startswith(".")
-            and os.path.realpath(os.path.join(current, name)) not in skipped
-            and simlab_output_kind(os.path.join(current, name)) is None)
+        kept = []
+        for name in sorted(folders):
+            real = os.path.realpath(os.path.join(current, name))
+            if (recursive and not name.startswith(".") and real not in skipped
+                    and real not in seen and simlab_output_kind(real) is None):
+                seen.add(real)
+                kept.append(name)
+        folders[:] = kept
         found.extend(Path(current) / name for name in files
                      if not name.startswith(".")
                      and Path(name).suffix.lower() in IMAGE_EXTENSIONS
