@@ -225,7 +225,9 @@ def _frame_html(frame) -> str:
     # A named index (browse_pairs' ranks) is data; a default one is not.
     table = shown.to_html(classes="dataframe", index=frame.index.name is not None,
                           na_rep="-", float_format=lambda value: f"{value:.3f}", border=0)
-    # JupyterLab's class for rendered HTML outputs: the table looks like any DataFrame.
+    # JupyterLab's class for rendered HTML outputs: the table looks like any DataFrame
+    # (left-aligned, as a DataFrame output is, not centred as that class would).
+    table = table.replace("<table ", "<table style='margin-left:0' ", 1)
     return f"<div class='jp-RenderedHTMLCommon'>{table}</div>"
 
 

@@ -384,6 +384,7 @@ def test_compare_ui_in_jupyterlab(chromium_browser, lab, notebook, tmp_path):
         pair.select_option("jpeg")
         kernel = _settle(page, path, cell, before)
         assert kernel["pair"] == "jpeg"
+        assert kernel["updates"] == before + 1  # one change, one update
         steps.check("1-dropdown", kernel)
 
         # A slider, with the keyboard: two steps left (ratio 0.75 -> 0.65).
@@ -410,6 +411,7 @@ def test_compare_ui_in_jupyterlab(chromium_browser, lab, notebook, tmp_path):
         page.mouse.up()
         kernel = _settle(page, path, cell, before)
         assert kernel["max_keypoints"] < old_cap
+        assert kernel["updates"] == before + 1  # released once: one update
         assert int(cap.locator(".widget-readout").inner_text().strip()) == \
             kernel["max_keypoints"]
         steps.check("3-slider-drag", kernel)
@@ -425,6 +427,7 @@ def test_compare_ui_in_jupyterlab(chromium_browser, lab, notebook, tmp_path):
             kernel = _settle(page, path, cell, before)
             assert ("phash" in kernel["chosen"]) is not was
             assert ("phash" in kernel["methods"]) is not was
+            assert kernel["updates"] == before + 1
             steps.check("4-method-checkbox", kernel)
 
         assert not steps.failures, "what the page shows is wrong:\n" + "\n".join(
