@@ -415,7 +415,8 @@ def compare_ui(pairs: dict | None = None, *, methods: Sequence[str] | None = Non
         Display it; ``handle.controls`` holds ``pair, path_a, path_b, upload_a,
         upload_b, methods, ratio, max_keypoints, matches_drawn, ransac_threshold,
         show_outliers, bins, color_space, metric, ssim_window, ssim_gaussian,
-        ssim_color``.
+        ssim_color``. ``methods`` is a :func:`method_picker`: one checkbox per method
+        (``controls["methods"].boxes["sift"]``), its ``value`` the ticked names.
 
     Examples
     --------
