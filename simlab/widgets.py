@@ -238,9 +238,9 @@ def _view():
     status.add_class("simlab-status")
     table = widgets.HTML(value="")
     table.add_class("simlab-table")
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%",
-                                                              height="auto",
-                                                              display="none"))
+    # Natural size, shrunk to fit but never stretched (a flex column would stretch it).
+    image = widgets.Image(format="png", layout=widgets.Layout(
+        max_width="100%", height="auto", align_self="flex-start", display="none"))
     image.add_class("simlab-figure")
     return status, table, image
 
@@ -570,4 +570,4 @@ def sweep_ui(image: np.ndarray | None = None, *, methods: Sequence[str] | None =
     c = controls
     return _live(controls, compute, layout=lambda _, view: widgets.VBox(
         [widgets.HBox([widgets.VBox([c["image"], c["kind"], c["strength"], c["steps"]]),
-                       c["methods"]]), view]))
+                       c["methods"]]), view]), dpi=110)  # one small panel: more pixels

@@ -6,9 +6,10 @@ talking to JupyterLab does. This test starts a token-less JupyterLab on localhos
 temporary folder, opens notebooks 00 and 06 in Debian Chromium (through the
 ``playwright`` package, never ``playwright install``), runs all cells, then changes the
 pair dropdown, a slider (keyboard, then a mouse drag) and a method checkbox of
-``compare_ui``. After each change it checks what the page shows against what the kernel
-computed: one figure ``<img>`` of the figure's full pixel size, every panel drawn (not
-blank), the title present, and the page's score table equal to the kernel's scores.
+``compare_ui`` (and, in 06, the edit dropdown of ``sweep_ui``). After each change it
+checks what the page shows against what the kernel computed: one figure ``<img>`` of the
+figure's full pixel size, every panel drawn (not blank), the title present, and the
+page's score table equal to the kernel's scores.
 
 Skips when playwright or chromium is missing, or when ``SIMLAB_SKIP_BROWSER=1``.
 Screenshots of every step go to the test's tmp dir (and to ``$SIMLAB_BROWSER_SCREENSHOTS``
@@ -112,27 +113,28 @@ def lab(tmp_path_factory):
 
 # --- what the kernel says -------------------------------------------------------------
 
-# Runs in the notebook's kernel (through the page): the compare_ui handle the notebook
-# displayed (it is the value of its cell, so it sits in Out), and what it last computed.
+# Runs in the notebook's kernel (through the page): the last handle the notebook displayed
+# that has a control named __KEY__ ("pair": compare_ui, "kind": sweep_ui; a displayed
+# handle is the value of its cell, so it sits in Out), and what it last computed.
 KERNEL_QUERY = r"""
 import json as _json
-_handles = [_v for _v in Out.values() if hasattr(_v, "controls") and "pair" in _v.controls]
+_handles = [_v for _v in Out.values() if hasattr(_v, "controls") and "__KEY__" in _v.controls]
 _h = _handles[-1]
 _fig = _h.figure
 _dpi = getattr(_h, "dpi", None) or _fig.dpi
 _w, _hh = (_fig.get_size_inches() * _dpi).round().astype(int).tolist()
 _boxes = [list(_a.get_position().bounds) for _a in _fig.axes if _a.get_visible()
           and _a.get_label() != "<colorbar>"]
+_plain = lambda _v: list(_v) if isinstance(_v, tuple) else _v
 print(_json.dumps({
     "updates": _h.updates, "busy": bool(getattr(_h, "busy", False)),
-    "error": _h.error, "size": [_w, _hh], "axes": _boxes,
+    "error": _h.error, "size": [_w, _hh], "axes": _boxes, "rows": len(_h.frame),
     "title": bool(_fig._suptitle and _fig._suptitle.get_text()),
-    "methods": list(_h.frame["method"]),
+    "methods": list(dict.fromkeys(_h.frame["method"])),
     "scores": {_m: (None if _s != _s else float(_s))
                for _m, _s in zip(_h.frame["method"], _h.frame["score"])},
-    "pair": _h.controls["pair"].value, "ratio": _h.controls["ratio"].value,
-    "max_keypoints": _h.controls["max_keypoints"].value,
-    "chosen": list(_h.controls["methods"].value)}))
+    "values": {_k: _plain(_c.value) for _k, _c in _h.controls.items()
+               if _k in ("pair", "ratio", "max_keypoints", "methods", "kind", "steps")}}))
 """
 
 # The notebook panel showing ``path`` (not just the current widget: a restored workspace
@@ -156,8 +158,8 @@ EXECUTE_JS = """async ([path, code]) => {
 }"""
 
 
-def _kernel_state(page, path: str) -> dict:
-    text = page.evaluate(EXECUTE_JS, [path, KERNEL_QUERY])
+def _kernel_state(page, path: str, key: str = "pair") -> dict:
+    text = page.evaluate(EXECUTE_JS, [path, KERNEL_QUERY.replace("__KEY__", key)])
     assert "KERNEL ERROR" not in text, text
     return json.loads(text.strip().splitlines()[-1])
 
@@ -229,7 +231,7 @@ def _as_rgb(png: bytes) -> np.ndarray:
     return np.asarray(Image.alpha_composite(white, picture).convert("RGB"))
 
 
-def _figure_problems(cell, kernel: dict) -> list[str]:
+def _figure_problems(cell, kernel: dict, expected_panels: int) -> list[str]:
     """Everything wrong with the figure the page shows, compared with the kernel's."""
     shown = cell.evaluate(FIGURE_JS)
     if len(shown) != 1:
@@ -245,10 +247,9 @@ def _figure_problems(cell, kernel: dict) -> list[str]:
     rows, columns = picture.shape[:2]
     if _blank(picture):
         return problems + ["figure image is blank"]
-    expected_panels = len(kernel["methods"]) + 1  # one per method, plus the score bars
     if len(kernel["axes"]) < expected_panels:
-        problems.append(f"kernel figure has {len(kernel['axes'])} panels for "
-                        f"{expected_panels - 1} methods")
+        problems.append(f"kernel figure has {len(kernel['axes'])} panels, expected "
+                        f"{expected_panels}")
     for number, (left, bottom, box_width, box_height) in enumerate(kernel["axes"], 1):
         x0, x1 = int(left * columns), int(math.ceil((left + box_width) * columns))
         y0 = int((1 - bottom - box_height) * rows)
@@ -281,6 +282,15 @@ def _score_problems(cell, kernel: dict) -> list[str]:
     return problems
 
 
+def _row_problems(cell, kernel: dict) -> list[str]:
+    table = cell.evaluate(TABLE_JS)
+    if table["count"] != 1:
+        return [f"{table['count']} tables shown, expected 1"]
+    if len(table["rows"]) != kernel["rows"]:
+        return [f"page table has {len(table['rows'])} rows, kernel has {kernel['rows']}"]
+    return []
+
+
 # --- driving JupyterLab -----------------------------------------------------------------
 
 def _wait_idle(page, path: str, timeout: float = SETTLE_TIMEOUT) -> None:
@@ -310,7 +320,7 @@ def _run_all(page, path: str, timeout: float = 600) -> None:
         }""", arg=path, timeout=timeout * 1000, polling=500)
 
 
-def _settle(page, path: str, cell, before: int | None = None) -> dict:
+def _settle(page, path: str, cell, before: int | None = None, key: str = "pair") -> dict:
     """Wait until the widget finished updating; return the kernel's state.
 
     Idle kernel, no "computing" status in the widget, and (when ``before`` is given)
@@ -323,7 +333,7 @@ def _settle(page, path: str, cell, before: int | None = None) -> dict:
         busy = status.count() and "computing" in status.first.inner_text().lower()
         if not busy:
             page.wait_for_timeout(1000)  # messages still on the wire
-            kernel = _kernel_state(page, path)
+            kernel = _kernel_state(page, path, key)
             if not kernel["busy"] and (before is None or kernel["updates"] > before):
                 return kernel
         if time.monotonic() > deadline:
@@ -340,13 +350,18 @@ class _Steps:
         self.failures: list[str] = []
         self.extra = os.environ.get("SIMLAB_BROWSER_SCREENSHOTS")
 
-    def check(self, step: str, kernel: dict) -> None:
-        problems = _figure_problems(self.cell, kernel) + _score_problems(self.cell, kernel)
+    def check(self, step: str, kernel: dict, *, cell=None, sweep: bool = False) -> None:
+        cell = cell or self.cell
+        if sweep:  # one panel (score against strength); the table is the whole curve
+            problems = _figure_problems(cell, kernel, 1) + _row_problems(cell, kernel)
+        else:  # the score bars and one panel per method; the table is one row a method
+            problems = (_figure_problems(cell, kernel, len(kernel["methods"]) + 1)
+                        + _score_problems(cell, kernel))
         if kernel["error"]:
             problems.append(f"widget error: {kernel['error']}")
         shot = self.folder / f"{self.name}-{step}.png"
-        self.cell.scroll_into_view_if_needed()
-        self.cell.screenshot(path=str(shot))
+        cell.scroll_into_view_if_needed()
+        cell.screenshot(path=str(shot))
         if self.extra:
             Path(self.extra).mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, Path(self.extra) / shot.name)
@@ -383,7 +398,7 @@ def test_compare_ui_in_jupyterlab(chromium_browser, lab, notebook, tmp_path):
         before = kernel["updates"]
         pair.select_option("jpeg")
         kernel = _settle(page, path, cell, before)
-        assert kernel["pair"] == "jpeg"
+        assert kernel["values"]["pair"] == "jpeg"
         assert kernel["updates"] == before + 1  # one change, one update
         steps.check("1-dropdown", kernel)
 
@@ -394,7 +409,7 @@ def test_compare_ui_in_jupyterlab(chromium_browser, lab, notebook, tmp_path):
         page.keyboard.press("ArrowLeft")
         page.keyboard.press("ArrowLeft")
         kernel = _settle(page, path, cell, before)
-        assert kernel["ratio"] == pytest.approx(0.65)
+        assert kernel["values"]["ratio"] == pytest.approx(0.65)
         assert ratio.locator(".widget-readout").inner_text().strip() == "0.65"
         steps.check("2-slider-keyboard", kernel)
 
@@ -403,17 +418,17 @@ def test_compare_ui_in_jupyterlab(chromium_browser, lab, notebook, tmp_path):
         handle = cap.locator(".noUi-handle")
         box = handle.bounding_box()
         track = cap.locator(".noUi-target").bounding_box()
-        before, old_cap = kernel["updates"], kernel["max_keypoints"]
+        before, old_cap = kernel["updates"], kernel["values"]["max_keypoints"]
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.down()
         page.mouse.move(box["x"] + box["width"] / 2 - track["width"] * 0.25,
                         box["y"] + box["height"] / 2, steps=8)
         page.mouse.up()
         kernel = _settle(page, path, cell, before)
-        assert kernel["max_keypoints"] < old_cap
+        assert kernel["values"]["max_keypoints"] < old_cap
         assert kernel["updates"] == before + 1  # released once: one update
         assert int(cap.locator(".widget-readout").inner_text().strip()) == \
-            kernel["max_keypoints"]
+            kernel["values"]["max_keypoints"]
         steps.check("3-slider-drag", kernel)
 
         # A method checkbox: phash is ticked in 06 and not in 00; toggle it.
@@ -422,13 +437,25 @@ def test_compare_ui_in_jupyterlab(chromium_browser, lab, notebook, tmp_path):
         if box.count() != 1:
             steps.failures.append(f"4-method-checkbox: {box.count()} checkboxes for phash")
         else:
-            before, was = kernel["updates"], "phash" in kernel["chosen"]
+            before, was = kernel["updates"], "phash" in kernel["values"]["methods"]
             box.click()
             kernel = _settle(page, path, cell, before)
-            assert ("phash" in kernel["chosen"]) is not was
+            assert ("phash" in kernel["values"]["methods"]) is not was
             assert ("phash" in kernel["methods"]) is not was
             assert kernel["updates"] == before + 1
             steps.check("4-method-checkbox", kernel)
+
+        if notebook == "06_side_by_side":
+            # sweep_ui, the notebook's other widget: the edit dropdown redraws its curve.
+            sweep = page.locator(".jp-CodeCell").filter(has_text="sweep_ui(").last
+            kernel = _settle(page, path, sweep, key="kind")
+            before = kernel["updates"]
+            sweep.locator(".widget-dropdown").filter(
+                has=page.locator("label:text-is('edit')")).locator("select").select_option(
+                "jpeg")
+            kernel = _settle(page, path, sweep, before, key="kind")
+            assert kernel["values"]["kind"] == "jpeg" and kernel["updates"] == before + 1
+            steps.check("5-sweep-edit-dropdown", kernel, cell=sweep, sweep=True)
 
         assert not steps.failures, "what the page shows is wrong:\n" + "\n".join(
             steps.failures)
