@@ -137,7 +137,8 @@ def run_demo(out: str | Path, methods: Sequence[str] | None = None) -> str:
             figure.savefig(tmp, dpi=80, format="png")
         plt.close(figure)
     grid = table.pivot(index="method", columns="pair", values="score")
-    grid = grid.loc[list(dict.fromkeys(table["method"]))].round(2).astype(object)
+    grid = grid.loc[list(dict.fromkeys(table["method"])), list(dict.fromkeys(table["pair"]))]
+    grid = grid.round(2).astype(object)
     grid = grid.where(grid.notna(), "skipped")
     notes = "".join(f"\n{method} skipped: {reason}"
                     for method, reason in skipped_reasons(table).items())
