@@ -167,13 +167,20 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_compare
 
+    if args.target == "methods":
+        from .bench.methods import bench_methods
+
+        frame = bench_methods(args.method, progress=not args.json)
+        print(frame.to_json(orient="records", indent=2) if args.json
+              else frame.to_string(index=False))
+        return 0
     if args.target == "pairs":
-        from .pairs_bench import bench_pairs_report
+        from .bench.pairs import bench_pairs_report
 
         print(bench_pairs_report(repeats=args.repeats, methods=args.method, as_json=args.json))
         return 0
     if args.target == "search":
-        from .search_bench import bench_search_report
+        from .bench.search import bench_search_report
 
         print(bench_search_report(methods=args.method, as_json=args.json, scale=args.scale))
         return 0
@@ -251,8 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_index_parsers(sub)
 
-    bench = sub.add_parser("bench", help="time the methods (a benchmark, not a test)")
-    bench.add_argument("target", choices=["compare", "pairs", "search"],
+    bench = sub.add_parser("bench", help="benchmarks, not tests: time the methods "
+                           "(compare), their ROC AUC on labelled pairs (methods), the "
+                           "duplicate finder (pairs), reverse image search (search)")
+    bench.add_argument("target", choices=["compare", "methods", "pairs", "search"],
                        help="what to benchmark")
     bench.add_argument("--size", type=int, default=640, help="longest image side (px)")
     bench.add_argument("--repeats", type=int, default=7, help="timed runs per method")

@@ -22,6 +22,14 @@ __all__ = [
     "InvalidParameterError",
     "MethodUnavailableError",
     "WeightsNotFoundError",
+    "InvalidFeaturesError",
+    "IndexError_",
+    "IndexNotFoundError",
+    "CorruptIndexError",
+    "ForeignIndexError",
+    "IndexVersionError",
+    "ReportError",
+    "WidgetAssetsMissingError",
 ]
 
 
@@ -107,3 +115,38 @@ class MethodUnavailableError(SimlabError):
 
 class WeightsNotFoundError(MethodUnavailableError):
     """Deep-model weights are not available offline."""
+
+
+class InvalidFeaturesError(SimlabError, ValueError):
+    """Features given to a job are not the kind it takes (missing keys, other descriptor)."""
+
+
+class IndexError_(SimlabError):
+    """An index directory cannot be used (base class of the index errors).
+
+    Named with a trailing underscore so it does not shadow Python's ``IndexError``.
+    """
+
+
+class IndexNotFoundError(IndexError_, FileNotFoundError):
+    """No index at that path."""
+
+
+class CorruptIndexError(IndexError_):
+    """The index files are damaged: unreadable JSON, truncated arrays, mismatched parts."""
+
+
+class ForeignIndexError(IndexError_):
+    """The path holds something that is not a simlab index (or another method's index)."""
+
+
+class IndexVersionError(IndexError_):
+    """The index was written in a format version this simlab does not read."""
+
+
+class ReportError(SimlabError):
+    """A notebook failed while building the report."""
+
+
+class WidgetAssetsMissingError(SimlabError):
+    """The offline widget renderer files (npm packages) are not installed."""

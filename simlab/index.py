@@ -1,14 +1,13 @@
 """Reverse image search over a folder: index once, find cropped or recompressed copies fast.
 
 A well-known forum question asks for the images of a folder (thousands of them) that a
-query image was made from, when the query may be cropped, recompressed, shrunk, recoloured
-or mirrored, in a few seconds at most. The asker's program (SIFT, an 800-word k-means
+query image was made from, when the query may be cropped, recompressed, shrunk,
+recoloured or mirrored, in a few seconds at most. Its program (SIFT, an 800-word k-means
 vocabulary, L1 histograms, nearest neighbour) works for near-identical queries and fails
-beyond.
-What retrieval research does instead (Sivic & Zisserman 2003; Philbin et al. 2007):
+beyond. What retrieval research does instead (Sivic & Zisserman 2003; Philbin et al. 2007):
 
 1. **A fine vocabulary.** RootSIFT descriptors quantised into ~20,000 visual words (a
-   two-level k-means tree, :mod:`simlab.vocabulary`): two unrelated patches rarely
+   two-level k-means tree, :mod:`simlab.bow.vocabulary`): two unrelated patches rarely
    share a word, so shared words are evidence.
 2. **tf-idf and an inverted file.** Words frequent in the collection weigh little; each
    word lists the images that contain it, so a query touches only the images that share
@@ -19,10 +18,12 @@ What retrieval research does instead (Sivic & Zisserman 2003; Philbin et al. 200
    images are re-ranked by how many of the words they share with the query sit where one
    rotation + scale + translation (RANSAC) puts them. Correspondences are "same word in
    both images", so only each keypoint's word and position are stored, not descriptors.
-   A candidate counts as verified with at least 8 distinct inliers that are also 5 % of
+   The verifier is the engine's (:func:`simlab.local.verify`): its chance guard drops
+   inliers whose keypoint orientation and size disagree with the transform, and a
+   candidate counts as verified with at least 8 distinct inliers that are also 5 % of
    its correspondences: repetitive textures line up a dozen of hundreds by chance.
 5. **Mirrors.** The query's descriptors are mirrored by a fixed permutation
-   (:func:`simlab.duplicates.mirror_descriptors`), so flipped copies are found without
+   (:func:`simlab.local.mirror_descriptors`), so flipped copies are found without
    a second extraction.
 6. **A global fallback** (``"bow-verify"``): flat, dark or smooth images (skies,
    gradients, plaster) have few keypoints, and a query at JPEG quality 10 or a quarter of
@@ -40,8 +41,8 @@ What retrieval research does instead (Sivic & Zisserman 2003; Philbin et al. 200
    original's 633 keypoints before, and 522 after.
 
 Global descriptors (``"phash"``, ``"histogram"``, ``"vgg16"``) are searched exactly with
-numpy for comparison, and ``"naive-bow"`` reproduces the forum question's program (the
-naive SIFT bag of words) as a baseline.
+numpy for comparison, and ``"naive-bow"`` reproduces the forum question's program as a
+baseline. Each method is a backend class (:mod:`simlab.search.backends`).
 
 An index is one directory: ``index.json`` (format, version, options, each file's size
 and mtime, unreadable files) and ``arrays-<generation>.npz`` (features, loaded with
@@ -70,205 +71,55 @@ import os
 import time
 import uuid
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 
-from .errors import InvalidParameterError, SimlabError, UnknownMethodError
+from .bow import FUSION_K, rank_fusion
+from .errors import (CorruptIndexError, ForeignIndexError, IndexError_, IndexNotFoundError,
+                     IndexVersionError, InvalidParameterError, SimlabError)
 from .io import load_scaled
+from .results import SearchHit
+from .search.backends import BACKENDS, MIN_INLIER_RATIO, get_backend
 
 __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
            "FORMAT_VERSION", "IndexError_", "IndexNotFoundError", "CorruptIndexError",
            "ForeignIndexError", "IndexVersionError", "add_index_parsers", "rank_fusion",
-           "verify_words"]
+           "FUSION_K", "MIN_INLIER_RATIO"]
 
 #: ``format`` field of ``index.json``: what tells a simlab index from any other folder.
 FORMAT = "simlab-index"
 #: Bumped whenever the layout of the files changes; other versions are refused.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "index.json"
 
-#: Index methods and what they store. ``bow-verify`` is the default (see the benchmark
-#: table in the module documentation of :mod:`simlab.search_bench`).
-METHODS = {
-    "bow-verify": "RootSIFT bag of visual words (tf-idf, inverted file, cosine), shortlist "
-                  "re-ranked by RANSAC-verified same-word correspondences, unverified images "
-                  "by rank fusion with an ordinal thumbnail and colour histogram; flips handled",
-    "bow": "RootSIFT bag of visual words: ~20k-word k-means tree, tf-idf, inverted file, "
-           "cosine; flips handled",
-    "phash": "64-bit perceptual hash, exact Hamming search; flips handled",
-    "histogram": "8x8x8 RGB colour histogram (Hellinger), exact cosine search",
-    "vgg16": "Keras VGG16 (ImageNet) 512-d embedding, exact cosine search; needs weights",
-    "naive-bow": "the naive SIFT bag of words of a well-known forum question, as a "
-                 "baseline: SIFT, 800-word flat k-means, L1-normalised histograms, "
-                 "nearest neighbour by Euclidean distance",
-}
+#: Index methods and what they store (one backend class each, see
+#: :mod:`simlab.search.backends`). ``bow-verify`` is the default (see the benchmark table
+#: of ``simlab bench search``).
+METHODS = {name: backend.summary for name, backend in BACKENDS.items()}
 DEFAULT_METHOD = "bow-verify"
-_WORD_METHODS = ("bow-verify", "bow", "naive-bow")
-#: The float vectors each method stores per image: array name in the file and in the
-#: search structures -> key in an image's features.
-_VECTORS = {"bow-verify": {"vectors": "vector", "ordinals": "ordinal"},
-            "histogram": {"vectors": "vector"}, "vgg16": {"vectors": "vector"}}
-#: Reciprocal-rank fusion constant: a higher k flattens the difference between the first
-#: ranks. Cormack et al. (2009) use 60; 30 lets an image that one signal clearly puts
-#: first (a flat sky's histogram) count for more, and on four draws of the search
-#: benchmark (100 queries each) it found 0-2 more sources per draw and never fewer.
-FUSION_K = 30
-
-#: Verification also needs this many inliers per same-word correspondence. Chance
-#: alignments on repetitive textures reach 8-16 inliers, but out of hundreds of
-#: correspondences: on four draws of the search benchmark (400 queries, shortlists of
-#: 50), the other images verified had a median ratio of 0.055 and the true sources at
-#: least 0.052. At 0.05 every true source stayed verified and 23 of the 46 chance
-#: verifications with 8-16 inliers did not.
-MIN_INLIER_RATIO = 0.05
 
 #: Defaults of the options stored with an index (they change the stored features).
 #: ``fine_octave_below``: images of at least 400 px skip SIFT's doubled first octave
-#: (:func:`simlab.duplicates.extract_features`). Measured side by side on the 724-image
+#: (:func:`simlab.local.extract_local`). Measured side by side on the 724-image
 #: benchmark set (medians of 2 builds each): 28.3 against 18.4 images/s, query median 159
 #: against 233 ms; recall@1 0.90 against 0.91 on an earlier draw of the set. A value
 #: above ``max_side`` keeps the doubled octave for every image.
 _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
-    "bow-verify": {"max_side": 640, "upscale": False, "max_keypoints": 1000,
-                   "contrast_threshold": 0.01, "fine_octave_below": 400, "words": 20_480,
-                   "training_images": 400},
-    "bow": {"max_side": 640, "upscale": False, "max_keypoints": 1000,
-            "contrast_threshold": 0.01, "fine_octave_below": 400, "words": 20_480,
-            "training_images": 400},
-    "naive-bow": {"max_side": 640, "words": 800, "training_images": 400},
-    "phash": {"max_side": 640},
-    "histogram": {"max_side": 640, "bins": 8},
-    "vgg16": {"max_side": 640, "weights": "imagenet"},
-}
-
-
-class IndexError_(SimlabError):
-    """An index directory cannot be used (base class of the index errors).
-
-    Named with a trailing underscore so it does not shadow Python's ``IndexError``.
-    """
-
-
-class IndexNotFoundError(IndexError_, FileNotFoundError):
-    """No index at that path."""
-
-
-class CorruptIndexError(IndexError_):
-    """The index files are damaged: unreadable JSON, truncated arrays, mismatched parts."""
-
-
-class ForeignIndexError(IndexError_):
-    """The path holds something that is not a simlab index (or another method's index)."""
-
-
-class IndexVersionError(IndexError_):
-    """The index was written in a format version this simlab does not read."""
-
-
-class SearchHit(NamedTuple):
-    """One search result: ``(path, score, details)``; unpacks as a tuple.
-
-    ``score`` lies in [0, 1], higher is more similar; how it is computed depends on the
-    method (see :meth:`Index.search`). ``details`` holds plain numbers and strings.
-    """
-
-    path: str
-    score: float
-    details: dict
+    name: backend.defaults for name, backend in BACKENDS.items()}
 
 
 # ---------------------------------------------------------------------------------------
 # Reading and extracting
 
-def _local_features(image: np.ndarray, method: str, options: dict) -> dict[str, np.ndarray]:
-    import cv2
-
-    if method == "naive-bow":
-        # The forum question's program: OpenCV's default SIFT on the grey image, every
-        # keypoint.
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        keypoints, descriptors = cv2.SIFT_create().detectAndCompute(grey, None)
-        points = np.array([kp.pt for kp in keypoints], np.float32).reshape(-1, 2)
-        if descriptors is None:
-            descriptors = np.zeros((0, 128), np.float32)
-        return {"points": points, "descriptors": descriptors}
-    from .duplicates import extract_features
-
-    found = extract_features(image, method="rootsift",
-                             max_keypoints=int(options["max_keypoints"]),
-                             contrast_threshold=float(options["contrast_threshold"]),
-                             fine_octave_below=options.get("fine_octave_below"))
-    return {"points": found["points"], "descriptors": found["descriptors"]}
-
-
-def _global_features(image: np.ndarray, method: str, options: dict) -> dict[str, np.ndarray]:
-    if method == "phash":
-        from .methods.phash import phash_features
-
-        from .samples import flip
-
-        return {"hash": phash_features(image, {})["hash"],
-                "hash_mirrored": phash_features(flip(image), {})["hash"]}
-    if method == "histogram":
-        from .methods.histogram import histogram_features
-
-        hist = histogram_features(image, {"color_space": "rgb", "bins": int(options["bins"]),
-                                          "mask": _picture_mask(image)})["hist"].ravel()
-        # Hellinger: the cosine of square-rooted histograms is their Bhattacharyya
-        # coefficient, and a plain matrix product searches it exactly.
-        vector = np.sqrt(np.maximum(hist, 0)).astype(np.float32)
-        return {"vector": vector / max(float(np.linalg.norm(vector)), 1e-12)}
-    from .methods.deep import vgg16_features
-
-    return {"vector": vgg16_features(image, {"weights": options["weights"]})["vector"]}
-
-
-def _fallback_features(image: np.ndarray, *, mirrored: bool = False) -> dict[str, np.ndarray]:
-    """Ordinal thumbnail and colour histogram: ``bow-verify``'s global fallback.
-
-    Both are computed on a 128-px thumbnail: a 16x16 layout and a colour distribution
-    need no more, and it keeps the cost near 1 ms at 640 px. ``mirrored`` adds the
-    ordinal vector of the left-right mirrored image (for a query).
-    """
-    from .io import resize_longest_side
-    from .methods.ordinal import ordinal_vector
-
-    thumbnail = resize_longest_side(image, 128)
-    found = {"ordinal": ordinal_vector(thumbnail),
-             "vector": _global_features(thumbnail, "histogram", {"bins": 8})["vector"]}
-    if mirrored:
-        found["ordinal_mirrored"] = ordinal_vector(thumbnail[:, ::-1])
-    return found
-
-
-def _picture_mask(image: np.ndarray) -> np.ndarray | None:
-    """Where the picture is: not the black or white fill around a rotated or padded copy
-    (:func:`simlab.borders.fill_mask`), whose colour would count in a histogram."""
-    from .borders import fill_mask
-
-    fill = fill_mask(image)
-    return None if fill is None else ~fill
-
-
 def _extract(source, method: str, options: dict, vocabulary) -> dict[str, np.ndarray]:
     """Features of one image as the index stores them (words need ``vocabulary``)."""
     image, scale = load_scaled(source, options["max_side"],
                                upscale=bool(options.get("upscale", False)))
-    if method in _WORD_METHODS:
-        found = _local_features(image, method, options)
-        found["scale"] = np.array(scale, np.float32)
-        found["shape"] = np.array(image.shape[:2], np.int32)
-        if vocabulary is not None:
-            found["words"] = vocabulary.assign(found.pop("descriptors"))
-        if method == "bow-verify":
-            found.update(_fallback_features(image))
-        return found
-    found = _global_features(image, method, options)
+    found = get_backend(method).encode(image, options, vocabulary)
     found["scale"] = np.array(scale, np.float32)
     found["shape"] = np.array(image.shape[:2], np.int32)
     return found
@@ -326,10 +177,8 @@ class Index:
         >>> Index.new("phash").options["max_side"]
         640
         """
-        if method not in METHODS:
-            raise UnknownMethodError(
-                f"unknown index method {method!r}; try one of: {', '.join(METHODS)}")
-        defaults = dict(_DEFAULT_OPTIONS[method])
+        backend = get_backend(method)
+        defaults = dict(backend.defaults)
         unknown = set(options) - set(defaults)
         if unknown:
             raise InvalidParameterError(
@@ -339,15 +188,17 @@ class Index:
         if int(defaults["max_side"]) < 64:
             raise InvalidParameterError(f"max_side must be at least 64, got "
                                         f"{defaults['max_side']}")
-        if method == "vgg16":
-            from .methods.deep import _check_available
-
-            _check_available({"weights": defaults["weights"]})
+        backend.check(defaults)
         return cls(method=method, options=defaults,
                    created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def __len__(self) -> int:
         return len(self.files)
+
+    @property
+    def backend(self):
+        """The :class:`~simlab.search.backends.Backend` of :attr:`method`."""
+        return get_backend(self.method)
 
     @property
     def paths(self) -> list[str]:
@@ -393,7 +244,7 @@ class Index:
                 continue
             todo.append((path, stat))
         results: list[tuple[str, dict, dict | None, str | None]] = []
-        if todo and self.method in _WORD_METHODS and self.vocabulary is None:
+        if todo and self.backend.uses_words and self.vocabulary is None:
             results = self._train_and_extract(todo, workers=workers, progress=progress)
         elif todo:
             results = self._extract_many(todo, workers=workers, progress=progress)
@@ -461,14 +312,12 @@ class Index:
         return work
 
     def _extract_many(self, todo, *, workers: int, progress: bool, desc: str = "indexing"):
-        from tqdm.auto import tqdm
-
-        from .vocabulary import one_blas_thread
+        from .parallel import one_blas_thread, parallel_map
 
         # The threads are the parallelism; BLAS threads on top only contend with them.
-        with one_blas_thread(), ThreadPoolExecutor(max(1, int(workers))) as pool:
-            return list(tqdm(pool.map(self._work(self.vocabulary), todo), total=len(todo),
-                             desc=desc, unit="image", disable=not progress or not todo))
+        with one_blas_thread():
+            return parallel_map(self._work(self.vocabulary), todo, workers=workers,
+                                progress=progress, desc=desc, unit="image")
 
     def _train_and_extract(self, todo, *, workers: int, progress: bool):
         """Learn the vocabulary from a sample of the images, then index them all.
@@ -476,8 +325,6 @@ class Index:
         Only ``training_images`` images keep their descriptors in memory (the rest are
         turned into words as they are extracted), so memory stays bounded for big folders.
         """
-        from .vocabulary import train_vocabulary
-
         rng = np.random.default_rng(0)
         count = min(len(todo), int(self.options["training_images"]))
         chosen = set(rng.choice(len(todo), count, replace=False).tolist())
@@ -492,9 +339,7 @@ class Index:
                 "no keypoints in any readable image: nothing to learn a vocabulary from "
                 f"({len(sampled)} files tried); use method='histogram' or 'phash' for flat "
                 "images")
-        self.vocabulary = train_vocabulary(
-            pool, words=int(self.options["words"]),
-            branches=1 if self.method == "naive-bow" else None)
+        self.vocabulary = self.backend.train(pool, self.options)
         # One assignment for the whole sample: per-cell products are then large, and
         # cost a second instead of ~50 ms per image.
         extracted = [features for _, _, features, _ in sampled if features is not None]
@@ -512,37 +357,8 @@ class Index:
             "scales": np.array([f["scale"] for f in self._features], np.float32),
             "shapes": np.array([f["shape"] for f in self._features], np.int32).reshape(count, 2),
         }
-        if self.method in _WORD_METHODS:
-            lengths = np.array([len(f["words"]) for f in self._features], np.int64)
-            arrays["offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-            words = [f["words"] for f in self._features]
-            # uint16 halves the file when the vocabulary fits (20,480 words does).
-            word_type = np.uint16 if self.vocabulary.words <= 65_536 else np.uint32
-            arrays["words"] = (np.concatenate(words) if words else np.zeros(0)).astype(word_type)
-            if self.method != "naive-bow":
-                points = [f["points"] for f in self._features]
-                # float16 keeps 0.5 px at 640 px: far below the RANSAC threshold.
-                arrays["points"] = (np.concatenate(points) if points
-                                    else np.zeros((0, 2))).astype(np.float16)
-            arrays.update(self.vocabulary.to_arrays())
-        elif self.method == "phash":
-            arrays.update(self._hash_arrays())
-        # bow-verify's fallback cosines need 3 digits, and float16 halves the file.
-        vector_type = np.float16 if self.method == "bow-verify" else np.float32
-        for name, key in _VECTORS.get(self.method, {}).items():
-            arrays[name] = self._vector_array(key).astype(vector_type)
+        arrays.update(self.backend.to_arrays(self._features, self.vocabulary))
         return arrays
-
-    def _hash_arrays(self) -> dict[str, np.ndarray]:
-        count = len(self._features)
-        return {f"hashes{side}": np.array([f[f"hash{side}"] for f in self._features],
-                                          np.uint8).reshape(count, 8)
-                for side in ("", "_mirrored")}
-
-    def _vector_array(self, key: str = "vector") -> np.ndarray:
-        count = len(self._features)
-        width = len(self._features[0][key]) if count else 0
-        return np.array([f[key] for f in self._features], np.float32).reshape(count, width)
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index directory atomically (arrays first, ``index.json`` last).
@@ -620,8 +436,7 @@ class Index:
                 f"version {FORMAT_VERSION}; rebuild it with `simlab index DIR --index "
                 f"{label} --rebuild`", label)
         try:
-            # Indexes written before the baseline was renamed name it "seed004".
-            method = {"seed004": "naive-bow"}.get(manifest["method"], manifest["method"])
+            method = manifest["method"]
             files = list(manifest["files"])
             arrays_path = root / manifest["arrays"]
             generation = manifest["generation"]
@@ -659,103 +474,15 @@ class Index:
             raise ValueError(f"{len(scales)} images stored, {count} listed")
         features: list[dict[str, np.ndarray]] = [
             {"scale": scales[i], "shape": shapes[i]} for i in range(count)]
-        if self.method in _WORD_METHODS:
-            from .vocabulary import Vocabulary
-
-            self.vocabulary = Vocabulary.from_arrays(arrays)
-            offsets = arrays["offsets"]
-            words = arrays["words"].astype(np.int64)
-            if len(offsets) != count + 1 or offsets[-1] != len(words):
-                raise ValueError("word offsets do not match the words stored")
-            points = arrays.get("points")
-            for i in range(count):
-                part = slice(offsets[i], offsets[i + 1])
-                features[i]["words"] = words[part]
-                if points is not None:
-                    features[i]["points"] = points[part].astype(np.float32)
-        if self.method == "phash":
-            for side in ("", "_mirrored"):
-                stored = arrays[f"hashes{side}"]
-                if len(stored) != count:
-                    raise ValueError(f"{len(stored)} hashes stored, {count} listed")
-                for i in range(count):
-                    features[i][f"hash{side}"] = stored[i]
-        for name, key in _VECTORS.get(self.method, {}).items():
-            vectors = arrays[name].astype(np.float32)
-            if len(vectors) != count:
-                raise ValueError(f"{len(vectors)} {name} stored, {count} listed")
-            for i in range(count):
-                features[i][key] = vectors[i]
+        self.vocabulary = self.backend.from_arrays(arrays, features)
         self._features = features
 
     # -- searching ------------------------------------------------------------------------
     def _prepare(self) -> dict[str, Any]:
         """Search structures, built once per change of the index (inverted file...)."""
-        if self._search is not None:
-            return self._search
-        count = len(self._features)
-        prepared: dict[str, Any] = {}
-        if self.method in _WORD_METHODS:
-            from scipy import sparse
-
-            vocabulary_words = self.vocabulary.words
-            lengths = [len(f["words"]) for f in self._features]
-            owners = np.repeat(np.arange(count), lengths)
-            words = (np.concatenate([f["words"] for f in self._features]) if count
-                     else np.zeros(0, np.int64))
-            counts = sparse.csr_matrix((np.ones(len(words), np.float32), (owners, words)),
-                                       shape=(count, vocabulary_words))
-            counts.sum_duplicates()
-            if self.method == "naive-bow":
-                totals = np.asarray(counts.sum(axis=1)).ravel()
-                totals[totals == 0] = 1
-                prepared["histograms"] = (sparse.diags(1.0 / totals) @ counts).toarray() \
-                    .astype(np.float32)
-            else:
-                frequency = np.bincount(counts.indices, minlength=vocabulary_words)
-                idf = np.log((count + 1.0) / (frequency + 1.0)).astype(np.float32)
-                weighted = counts.copy()
-                # sqrt(tf): a repeated pattern (a brick wall) should not drown the rest.
-                weighted.data = np.sqrt(weighted.data) * idf[weighted.indices]
-                norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-                norms[norms == 0] = 1.0
-                prepared["idf"] = idf
-                prepared["inverted"] = (sparse.diags(1.0 / norms) @ weighted).tocsc()
-        if self.method == "phash":
-            prepared["bits"] = np.unpackbits(
-                np.array([f["hash"] for f in self._features], np.uint8).reshape(count, 8),
-                axis=1).astype(bool)
-        for name, key in _VECTORS.get(self.method, {}).items():
-            prepared[name] = self._vector_array(key)
-        self._search = prepared
-        return prepared
-
-    def _query_words(self, image: np.ndarray) -> dict[str, Any]:
-        found = _local_features(image, self.method, self.options)
-        query = {"points": found["points"], "shape": image.shape[:2],
-                 "words": self.vocabulary.assign(found["descriptors"])}
-        if self.method != "naive-bow" and len(found["descriptors"]):
-            from .duplicates import mirror_descriptors
-
-            width = image.shape[1]
-            query["words_mirrored"] = self.vocabulary.assign(
-                mirror_descriptors(found["descriptors"]))
-            mirrored = found["points"].copy()
-            mirrored[:, 0] = width - 1 - mirrored[:, 0]
-            query["points_mirrored"] = mirrored
-        return query
-
-    def _cosines(self, words: np.ndarray, prepared: dict) -> np.ndarray:
-        count = len(self._features)
-        if len(words) == 0 or count == 0:
-            return np.zeros(count, np.float32)
-        unique, counts = np.unique(words, return_counts=True)
-        weights = np.sqrt(counts).astype(np.float32) * prepared["idf"][unique]
-        norm = float(np.linalg.norm(weights))
-        if norm == 0:
-            return np.zeros(count, np.float32)
-        # The inverted file: only the columns (words) of the query are touched.
-        return np.asarray(prepared["inverted"][:, unique] @ (weights / norm)).ravel()
+        if self._search is None:
+            self._search = self.backend.prepare(self._features, self.vocabulary)
+        return self._search
 
     def search(self, query, *, top: int = 10, shortlist: int = 50, min_inliers: int = 8,
                min_inlier_ratio: float = MIN_INLIER_RATIO, ransac_threshold: float = 6.0,
@@ -790,130 +517,50 @@ class Index:
             ``phash`` ``1 - hamming / 64``;
             ``histogram``/``vgg16`` the cosine; ``naive-bow`` ``1 - L2 / sqrt(2)``.
         """
+        from .parallel import one_blas_thread
+
         if top < 1:
             raise InvalidParameterError(f"top must be at least 1, got {top}")
-        count = len(self._features)
-        if count == 0:
+        if not self._features:
             return []
         prepared = self._prepare()
-        image, scale = load_scaled(query, self.options["max_side"],
-                                   upscale=bool(self.options.get("upscale", False)))
-        top = min(int(top), count)
-        if self.method in ("bow", "bow-verify"):
-            from .vocabulary import one_blas_thread
-
-            with one_blas_thread():  # many small products (see one_blas_thread)
-                return self._search_words(image, scale, prepared, top=top,
-                                          shortlist=shortlist, min_inliers=min_inliers,
-                                          min_inlier_ratio=min_inlier_ratio, mirror=mirror,
-                                          ransac_threshold=ransac_threshold)
-        if self.method == "naive-bow":
-            query_words = self._query_words(image)["words"]
-            histogram = np.bincount(query_words, minlength=self.vocabulary.words) \
-                .astype(np.float32)
-            histogram /= max(float(histogram.sum()), 1.0)
-            distances = np.linalg.norm(prepared["histograms"] - histogram, axis=1)
-            order = np.argsort(distances, kind="stable")[:top]
-            return [SearchHit(self.files[i]["path"],
-                              float(np.clip(1 - distances[i] / np.sqrt(2), 0, 1)),
-                              {"l2_distance": float(distances[i])}) for i in order]
-        if self.method == "phash":
-            found = _global_features(image, "phash", self.options)
-            distances = _hamming(prepared["bits"], found["hash"])
-            mirrored = np.zeros(count, bool)
-            if mirror:
-                flipped = _hamming(prepared["bits"], found["hash_mirrored"])
-                mirrored = flipped < distances
-                distances = np.minimum(distances, flipped)
-            order = np.argsort(distances, kind="stable")[:top]
-            return [SearchHit(self.files[i]["path"], 1.0 - float(distances[i]) / 64.0,
-                              {"hamming_distance": int(distances[i]),
-                               "mirrored": bool(mirrored[i])}) for i in order]
-        vector = _global_features(image, self.method, self.options)["vector"]
-        cosines = prepared["vectors"] @ vector
-        order = np.argsort(-cosines, kind="stable")[:top]
-        return [SearchHit(self.files[i]["path"], float(np.clip(cosines[i], 0, 1)),
-                          {"cosine": float(cosines[i])}) for i in order]
-
-    def _search_words(self, image, scale, prepared, *, top, shortlist, min_inliers,
-                      min_inlier_ratio, mirror, ransac_threshold) -> list[SearchHit]:
-        query = self._query_words(image)
-        cosines = self._cosines(query["words"], prepared)
-        mirrored = np.zeros(len(cosines), bool)
-        if mirror and "words_mirrored" in query:
-            flipped = self._cosines(query["words_mirrored"], prepared)
-            mirrored = flipped > cosines
-            cosines = np.maximum(cosines, flipped)
-        if self.method == "bow":
-            order = np.argsort(-cosines, kind="stable")[:top]
-            return [SearchHit(self.files[i]["path"], float(np.clip(cosines[i], 0, 1)),
-                              {"cosine": float(cosines[i]), "mirrored": bool(mirrored[i])})
-                    for i in order]
-        candidates = np.argsort(-cosines, kind="stable")[:max(0, int(shortlist))]
-        inliers = np.zeros(len(cosines), np.int64)
-        verified = np.zeros(len(cosines), bool)
-        for i in candidates:
-            # The orientation with the higher cosine first; if geometry does not confirm
-            # it, the other one (word statistics can favour the wrong side).
-            sides = ["_mirrored", ""] if mirrored[i] else ["", "_mirrored"]
-            for side in sides:
-                if f"words{side}" not in query:
-                    continue
-                found = verify_words(query[f"words{side}"], query[f"points{side}"],
-                                     self._features[i]["words"], self._features[i]["points"],
-                                     threshold=ransac_threshold, min_inliers=min_inliers)
-                confirmed = found["inliers"] >= int(min_inliers) and \
-                    found["inliers"] >= min_inlier_ratio * len(found["query_index"])
-                if (confirmed, found["inliers"]) > (verified[i], inliers[i]):
-                    inliers[i], verified[i] = found["inliers"], confirmed
-                    mirrored[i] = side == "_mirrored"
-                if verified[i]:
-                    break
-        fallback = self._fallback(image, cosines, prepared, mirror=mirror)
-        # Verified images first (by inliers, cosine breaking ties), then the rest by the
-        # rank fusion of cosine, ordinal thumbnail and histogram.
-        key = np.where(verified, inliers + np.clip(cosines, 0, 0.999), fallback["fused"])
-        order = np.lexsort((-key, ~verified))[:top]
-        hits = []
-        for i in order:
-            if verified[i]:
-                score = inliers[i] / (inliers[i] + 10.0)
-            else:  # below 0.1, so below any verified image's (>= 0.44 at 8 inliers)
-                score = 0.099 * min(1.0, float(fallback["fused"][i]) / fallback["best"])
-            hits.append(SearchHit(self.files[i]["path"], float(score),
-                                  {"inliers": int(inliers[i]), "verified": bool(verified[i]),
-                                   "cosine": float(cosines[i]),
-                                   "ordinal": float(fallback["ordinal"][i]),
-                                   "histogram": float(fallback["histogram"][i]),
-                                   "mirrored": bool(mirrored[i])}))
-        return hits
-
-    def _fallback(self, image: np.ndarray, cosines: np.ndarray, prepared: dict, *,
-                  mirror: bool) -> dict[str, Any]:
-        """Reciprocal-rank fusion of the bag-of-words cosine, the ordinal-thumbnail
-        similarity (with ``mirror``, of the better orientation) and the histogram
-        similarity, for the images geometry does not confirm: ``sum(1 / (FUSION_K +
-        rank))`` over the three rankings (:func:`rank_fusion`)."""
-        query = _fallback_features(image, mirrored=mirror)
-        ordinal = prepared["ordinals"] @ query["ordinal"]
-        if mirror:
-            ordinal = np.maximum(ordinal, prepared["ordinals"] @ query["ordinal_mirrored"])
-        histogram = prepared["vectors"] @ query["vector"]
-        fused = rank_fusion([cosines, ordinal, histogram])
-        return {"fused": fused, "best": 3.0 / FUSION_K, "ordinal": ordinal,
-                "histogram": histogram}
+        image, _ = load_scaled(query, self.options["max_side"],
+                               upscale=bool(self.options.get("upscale", False)))
+        with one_blas_thread():  # many small products (see one_blas_thread)
+            found = self.backend.search(
+                image, prepared, self._features, options=self.options,
+                vocabulary=self.vocabulary, top=min(int(top), len(self._features)),
+                mirror=mirror, shortlist=shortlist, min_inliers=min_inliers,
+                min_inlier_ratio=min_inlier_ratio, ransac_threshold=ransac_threshold)
+        return [SearchHit(self.files[i]["path"], score, details)
+                for i, score, details in found]
 
     def matches(self, query, path: str | os.PathLike, *, ransac_threshold: float = 6.0,
                 mirror: bool = True):
         """The verified correspondences between ``query`` and one indexed image.
 
-        Returns a :class:`simlab.Similarity` that :func:`simlab.plotting.plot_matches`
-        draws on ``(simlab.load_image(query), simlab.load_image(path))``: coordinates are
-        mapped back to both images' full size. Needs a ``bow`` or ``bow-verify`` index.
+        Returns a :class:`simlab.Similarity` (method ``"bow-verify"``, drawn as matches)
+        that :func:`simlab.plotting.plot_similarity` draws on ``(simlab.load_image(query),
+        simlab.load_image(path))``: its points are in the files' own pixels (``frame`` is
+        ``"original"``). Needs a ``bow`` or ``bow-verify`` index.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from PIL import Image
+        >>> from simlab import samples
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> for name in ("astronaut", "coffee"):
+        ...     Image.fromarray(samples.sample_image(name, max_side=256)).save(folder / f"{name}.png")
+        >>> built = build(folder, progress=False)
+        >>> query = samples.crop(samples.sample_image("coffee", max_side=256), 0.6)
+        >>> found = built.matches(query, folder / "coffee.png")
+        >>> found.details["inliers"] > 20, found.draws, found.frame
+        (True, 'matches', 'original')
         """
         from .results import Similarity
 
-        if self.method not in ("bow", "bow-verify"):
+        if not getattr(self.backend, "keeps_orientation", False):
             raise InvalidParameterError(f"matches needs a bow or bow-verify index, this one "
                                         f"is {self.method!r}")
         target = os.path.abspath(os.fspath(path))
@@ -922,109 +569,27 @@ class Index:
             raise InvalidParameterError(f"{target} is not in this index")
         image, scale = load_scaled(query, self.options["max_side"],
                                    upscale=bool(self.options.get("upscale", False)))
-        query_words = self._query_words(image)
+        query_words = self.backend.query(image, self.options, self.vocabulary, mirror=mirror)
         stored = self._features[position]
-        best = None
-        for side in ("", "_mirrored") if mirror else ("",):
-            if f"words{side}" not in query_words:
-                continue
-            found = verify_words(query_words[f"words{side}"], query_words[f"points{side}"],
-                                 stored["words"], stored["points"], threshold=ransac_threshold)
-            found["mirrored"] = bool(side)
-            if best is None or found["inliers"] > best["inliers"]:
-                best = found
-        if best is None:
-            best = verify_words(np.zeros(0, np.int64), np.zeros((0, 2), np.float32),
-                                stored["words"], stored["points"])
-            best["mirrored"] = False
+        best, best_side = None, ""
+        for side, words in query_words.items():
+            found = self.backend.verify(words, stored, threshold=ransac_threshold,
+                                        min_inliers=2)
+            if best is None or found.inliers > best.inliers:
+                best, best_side = found, side
         # Draw on the un-mirrored query: keypoint i is the same patch in both frames.
-        points_query = query_words["points"][best["query_index"]] / scale
-        points_match = stored["points"][best["match_index"]] / float(stored["scale"])
-        details = {"inliers": best["inliers"], "good_matches": len(best["query_index"]),
-                   "mirrored": best["mirrored"], "path": target}
-        return Similarity("bow-verify", best["inliers"] / (best["inliers"] + 10.0),
-                          best["inliers"], details,
-                          {"points_a": points_query, "points_b": points_match,
-                           "inlier_mask": best["inlier_mask"]})
-
-
-def rank_fusion(similarities: Sequence[np.ndarray], *, k: int = FUSION_K) -> np.ndarray:
-    """Reciprocal-rank fusion (Cormack et al. 2009): ``sum(1 / (k + rank))`` per item.
-
-    Each array ranks the same items (higher is more similar; rank 0 is the best).
-    Tied items share the best rank of their group, that is how many items score
-    strictly higher: a query without keypoints has every cosine 0, and then the order
-    of the files must not vote.
-
-    Examples
-    --------
-    >>> rank_fusion([np.array([0.9, 0.1, 0.5]), np.array([0.0, 0.0, 0.0])], k=1).round(3)
-    array([2.   , 1.333, 1.5  ])
-    """
-    fused = np.zeros(len(similarities[0]), np.float64)
-    for similarity in similarities:
-        ranks = np.searchsorted(np.sort(-similarity), -similarity, "left")
-        fused += 1.0 / (k + ranks)
-    return fused
-
-
-def _hamming(bits: np.ndarray, hash_bytes: np.ndarray) -> np.ndarray:
-    """Hamming distance of one 8-byte hash to each row of unpacked ``bits`` (N, 64)."""
-    return (bits != np.unpackbits(hash_bytes)).sum(axis=1)
-
-
-def verify_words(words_query: np.ndarray, points_query: np.ndarray, words_match: np.ndarray,
-                 points_match: np.ndarray, *, threshold: float = 6.0, max_per_word: int = 3,
-                 min_inliers: int = 2) -> dict[str, Any]:
-    """Spatial verification with same-word correspondences (Philbin et al. 2007).
-
-    Every pair of keypoints that share a visual word is a tentative correspondence (words
-    occurring more than ``max_per_word`` times in the indexed image are skipped: they
-    are repeated texture, not evidence). RANSAC fits a similarity transform (rotation,
-    uniform scale, translation) from query to match; the score counts *distinct* inlier
-    keypoints on both sides, because SIFT puts several keypoints (orientations) on one
-    spot and they would otherwise count several times. With fewer than ``min_inliers``
-    correspondences RANSAC is not run (nothing could be confirmed) and 0 is returned.
-
-    Returns
-    -------
-    dict
-        ``inliers`` (int), ``query_index``, ``match_index`` (the correspondences) and
-        ``inlier_mask`` (bool, per correspondence).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> points = rng.uniform(0, 300, (60, 2)).astype(np.float32)
-    >>> words = np.arange(60)
-    >>> verify_words(words, points * 0.5 + 20, words[::-1], points[::-1])["inliers"]
-    60
-    """
-    from .methods.keypoints import verify_matches
-
-    words_query = np.asarray(words_query, np.int64)
-    words_match = np.asarray(words_match, np.int64)
-    empty = {"inliers": 0, "query_index": np.zeros(0, np.int64),
-             "match_index": np.zeros(0, np.int64), "inlier_mask": np.zeros(0, bool)}
-    if len(words_query) == 0 or len(words_match) == 0:
-        return empty
-    order = np.argsort(words_match, kind="stable")
-    sorted_words = words_match[order]
-    low = np.searchsorted(sorted_words, words_query, "left")
-    high = np.searchsorted(sorted_words, words_query, "right")
-    counts = high - low
-    counts[counts > max_per_word] = 0
-    if counts.sum() < max(2, min_inliers):  # too few to ever reach min_inliers
-        return empty
-    query_index = np.repeat(np.arange(len(words_query)), counts)
-    starts = np.repeat(low, counts)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    match_index = order[starts + within]
-    mask, _ = verify_matches(points_query[query_index], points_match[match_index],
-                             model="similarity", threshold=threshold)
-    distinct = min(len(np.unique(query_index[mask])), len(np.unique(match_index[mask])))
-    return {"inliers": int(distinct), "query_index": query_index, "match_index": match_index,
-            "inlier_mask": mask}
+        pairs = best.pairs
+        points_query = query_words[""]["points"][pairs[:, 0]] / scale
+        points_match = stored["points"][pairs[:, 1]] / float(stored["scale"])
+        details = {"inliers": best.inliers, "good_matches": len(pairs),
+                   "inlier_ratio": best.inlier_ratio, "mirrored": best_side == "_mirrored",
+                   "path": target}
+        if best.reason:
+            details["reason"] = best.reason
+        return Similarity("bow-verify", best.inliers / (best.inliers + 10.0), best.inliers,
+                          details, {"points_a": points_query, "points_b": points_match,
+                                    "inlier_mask": best.mask, "draws": "matches",
+                                    "frame": "original"})
 
 
 def _now() -> str:

@@ -279,9 +279,7 @@ def plot_similarity(image_a: np.ndarray, image_b: np.ndarray, result: Similarity
     and the pair with its score for the global methods. ``kwargs`` go to
     :func:`plot_matches` and are ignored by the other pictures.
     """
-    from .registry import get_method
-
-    draws = get_method(result.method).draws if result.method else "pair"
+    draws = result.draws
     if draws == "matches":
         return plot_matches(image_a, image_b, result, ax=ax, **kwargs)
     if draws == "ssim_map":

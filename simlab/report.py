@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .errors import SimlabError
+from .errors import ReportError, WidgetAssetsMissingError
 from .files import atomic_path
 
 __all__ = ["build_report", "notebook_client", "save_key_figures", "find_widget_assets",
@@ -31,14 +31,6 @@ __all__ = ["build_report", "notebook_client", "save_key_figures", "find_widget_a
 WIDGET_PACKAGES = ("@jupyter-widgets/html-manager@1.0.15", "requirejs@2.3.8")
 STATIC = "_static"
 _TEMPLATE = Path(__file__).with_name("templates") / "report.html.j2"
-
-
-class ReportError(SimlabError):
-    """One or more notebooks failed while building the report."""
-
-
-class WidgetAssetsMissingError(SimlabError):
-    """The offline widget scripts (npm packages) are not installed."""
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,24 @@
-"""The one result type every similarity method returns."""
+"""The result vocabulary of every job.
+
+* :class:`Similarity`: two images compared by one method (``simlab.compare``), and the
+  verified correspondences of a search hit (:meth:`simlab.index.Index.matches`);
+* :class:`SearchHit`: one answer of a reverse image search;
+* :class:`PairMatch`: one verified pair (or copy-move) of the duplicate finder.
+
+Drawable coordinates (matched points, regions) say their frame: ``"extracted"`` (the
+pixels the features were extracted from, after ``max_side``) or ``"original"`` (the
+files' own pixels).
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
-__all__ = ["Similarity"]
+import numpy as np
+
+__all__ = ["Similarity", "SearchHit", "PairMatch", "PAIR_COLUMNS"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,9 @@ class Similarity:
         and ``reason`` when the score is 0 because nothing could be compared.
     visual : Mapping
         Arrays needed to draw the explanation (matched points and inlier mask, SSIM
-        map, histograms). Not JSON; read by :mod:`simlab.plotting`.
+        map, histograms). Not JSON; read by :mod:`simlab.plotting`. ``visual["frame"]``
+        says in which pixels matched points are: ``"extracted"`` (of the images as
+        compared, the default) or ``"original"`` (of the files, full size).
 
     Examples
     --------
@@ -71,3 +85,75 @@ class Similarity:
             "seconds": self.seconds,
             "details": dict(self.details),
         }
+
+    @property
+    def draws(self) -> str:
+        """What explains this result: ``"matches"``, ``"ssim_map"``, ``"histograms"`` or
+        ``"pair"`` (``visual["draws"]``, else the registered method's)."""
+        if "draws" in self.visual:
+            return str(self.visual["draws"])
+        from .registry import method_names, get_method
+
+        return get_method(self.method).draws if self.method in method_names() else "pair"
+
+    @property
+    def frame(self) -> str:
+        """Coordinate frame of the drawable points: ``"extracted"`` or ``"original"``."""
+        return str(self.visual.get("frame", "extracted"))
+
+
+class SearchHit(NamedTuple):
+    """One search result: ``(path, score, details)``; unpacks as a tuple.
+
+    ``score`` lies in [0, 1], higher is more similar; how it is computed depends on the
+    method (see :meth:`simlab.index.Index.search`). ``details`` holds plain numbers and
+    strings.
+    """
+
+    path: str
+    score: float
+    details: dict
+
+
+#: Columns of the table of :func:`simlab.duplicates.find`: one :class:`PairMatch` each.
+PAIR_COLUMNS = ("a", "b", "kind", "score", "inliers", "matches", "inlier_ratio",
+                "rotation_degrees", "scale", "mirrored", "overlap_a", "overlap_b")
+
+
+@dataclass(frozen=True)
+class PairMatch:
+    """A verified comparison of two images (or of one with itself, for copy-move).
+
+    Coordinates (``points_*``, ``region_*``) are in the pixels features were extracted
+    from (after ``max_side``, frame ``"extracted"``); ``matrix`` maps a to b in the
+    original pixels.
+    """
+
+    a: str
+    b: str
+    kind: str
+    score: float
+    inliers: int
+    matches: int
+    inlier_ratio: float
+    rotation_degrees: float
+    scale: float
+    mirrored: bool
+    overlap_a: float
+    overlap_b: float
+    points_a: np.ndarray = field(repr=False, compare=False)
+    points_b: np.ndarray = field(repr=False, compare=False)
+    region_a: np.ndarray = field(repr=False, compare=False)
+    region_b: np.ndarray = field(repr=False, compare=False)
+    matrix: np.ndarray | None = field(default=None, repr=False, compare=False)
+    frame: str = field(default="extracted", repr=False, compare=False)
+
+    def row(self) -> dict[str, Any]:
+        """The table row: the fields named in :data:`PAIR_COLUMNS`."""
+        return {name: getattr(self, name) for name in PAIR_COLUMNS}
+
+    def transform(self) -> dict[str, Any]:
+        """The estimated transform, JSON-ready (for ``simlab pairs --json``)."""
+        return {"rotation_degrees": self.rotation_degrees, "scale": self.scale,
+                "mirrored": self.mirrored, "overlap_a": self.overlap_a,
+                "overlap_b": self.overlap_b, "kind": self.kind}

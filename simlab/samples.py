@@ -19,7 +19,7 @@ from PIL import Image
 
 __all__ = ["quick_mode", "sample_image", "SAMPLE_NAMES", "crop", "jpeg", "downscale", "rotate",
            "hue_shift", "flip", "text_overlay", "brightness_contrast", "grayscale",
-           "transform", "TRANSFORMS", "Pair", "teaching_pairs"]
+           "transform", "TRANSFORMS", "Pair", "teaching_pairs", "synthetic_cells"]
 
 #: Names of :func:`skimage.data` images that ship with scikit-image and load offline
 #: (others, such as ``brain`` or ``cells3d``, need a download).
@@ -293,3 +293,26 @@ def teaching_pairs(base: str = "astronaut", *, other: str = "coffee",
     pairs["unrelated"] = Pair("unrelated", original, sample_image(other, max_side=max_side),
                               "unrelated", False, {"other": other})
     return pairs
+
+
+def synthetic_cells(rng: np.random.Generator) -> np.ndarray:
+    """A grey, low-texture, microscopy-like field: smoothed blobs, nuclei and noise.
+
+    Examples
+    --------
+    >>> synthetic_cells(np.random.default_rng(0)).dtype
+    dtype('uint8')
+    """
+    import cv2
+    from skimage.data import binary_blobs
+
+    side = int(rng.integers(160, 288))
+    blobs = binary_blobs(length=side, blob_size_fraction=float(rng.uniform(0.04, 0.12)),
+                         volume_fraction=float(rng.uniform(0.15, 0.4)),
+                         rng=int(rng.integers(2**31))).astype(np.float32)
+    field = cv2.GaussianBlur(blobs, (0, 0), float(rng.uniform(1.5, 4.0)))
+    field = 40 + field * float(rng.uniform(60, 150))
+    field += rng.normal(0, float(rng.uniform(2, 6)), field.shape).astype(np.float32)
+    grey = np.clip(field, 0, 255).astype(np.uint8)
+    tint = rng.uniform(0.6, 1.0, 3) if rng.random() < 0.4 else np.ones(3)
+    return np.clip(grey[..., None] * tint, 0, 255).astype(np.uint8)

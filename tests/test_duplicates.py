@@ -13,7 +13,7 @@ from PIL import Image
 from simlab import duplicates, samples
 from simlab.cli import main
 from simlab.errors import InvalidParameterError
-from simlab.pairs_bench import synthetic_cells
+from simlab.samples import synthetic_cells
 
 SIDE = 200  # small panels keep the file fast; every case below still has texture
 
@@ -342,7 +342,7 @@ def test_turned_coordinates_follow_numpy_rot90(turns):
     image = np.arange(6 * 9).reshape(6, 9)
     turned = np.rot90(image, turns)
     y, x = np.mgrid[0:turned.shape[0], 0:turned.shape[1]]
-    source_x, source_y = duplicates._from_turned(x, y, turns, image.shape)
+    source_x, source_y = duplicates.copy_move._from_turned(x, y, turns, image.shape)
     assert (image[source_y, source_x] == turned).all()
 
 
@@ -384,13 +384,13 @@ def test_find_frame_contract_and_feature_cache(figure_folder, monkeypatch):
 
     # A second run with the same cache reads no image again (only the bad files are
     # tried again) and finds the same pairs.
-    load = duplicates._load_and_extract
+    load = duplicates.features._load_and_extract
 
     def only_uncached(path, *args, **kwargs):
         assert str(path) not in cache, f"{path} was extracted again"
         return load(path, *args, **kwargs)
 
-    monkeypatch.setattr(duplicates, "_load_and_extract", only_uncached)
+    monkeypatch.setattr(duplicates.features, "_load_and_extract", only_uncached)
     again = duplicates.find(folder, progress=False, features=cache)
     pd.testing.assert_frame_equal(again, frame)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Mapping
 
-import cv2
 import numpy as np
 
 from ..registry import Features, Method, Param, register
-from .keypoints import KEYPOINT_PARAMS, compare_keypoints, keypoint_arrays
+from ..local import extract_local
+from .keypoints import _SCORE_DOC, KEYPOINT_PARAMS, compare_keypoints
 
 __all__ = ["akaze_features"]
 
@@ -29,22 +29,15 @@ def akaze_features(image: np.ndarray, params: Mapping[str, Any]) -> Features:
     >>> f["descriptors"].dtype, f["descriptors"].shape[1]
     (dtype('uint8'), 61)
     """
-    akaze = cv2.AKAZE_create(threshold=float(params.get("threshold", 0.001)))
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    keypoints = akaze.detect(gray, None)
-    limit = int(params.get("max_keypoints", 2000))
-    if len(keypoints) > limit:
-        keypoints = sorted(keypoints, key=lambda kp: -kp.response)[:limit]
-    descriptors = None
-    if keypoints:
-        keypoints, descriptors = akaze.compute(gray, keypoints)
-    return keypoint_arrays(image.shape, keypoints or (), descriptors, 61, np.uint8)
+    return extract_local(image, descriptor="akaze",
+                         max_keypoints=int(params.get("max_keypoints", 2000)),
+                         akaze_threshold=float(params.get("threshold", 0.001)))
 
 
 register(Method(
     name="akaze",
     summary="AKAZE binary features, Hamming matching (ratio test or cross-check), RANSAC",
-    score_doc="inliers / min(keypoints_a, keypoints_b), clipped to 1; raw = inlier count",
+    score_doc=_SCORE_DOC,
     extract=akaze_features,
     score=partial(compare_keypoints, "akaze"),
     params=KEYPOINT_PARAMS + (

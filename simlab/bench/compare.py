@@ -44,9 +44,9 @@ def bench_compare(*, size: int = 640, repeats: int = 7,
     """
     import pandas as pd
 
-    from .comparison import resolve_methods
-    from .registry import get_method
-    from .samples import crop, jpeg, sample_image
+    from ..comparison import resolve_methods
+    from ..registry import get_method
+    from ..samples import crop, jpeg, sample_image
 
     image_a = sample_image("rocket", max_side=size)
     image_b = jpeg(crop(image_a, 0.8), 40)

@@ -35,7 +35,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .errors import SimlabError
+from ..errors import SimlabError
 
 __all__ = ["build_dataset", "run_benchmark", "bench_search_report", "scale_run",
            "TRANSFORMATIONS", "BENCH_METHODS", "APT_PACKAGES", "DEDUPE_DISTANCE", "MIN_SIDE"]
@@ -65,8 +65,8 @@ def _sources(only_samples: bool = False) -> Iterator[tuple[str, Any]]:
     """(name, loader) of every candidate image: scikit-image's, then the packages'."""
     from PIL import Image
 
-    from . import samples
-    from .io import load_image
+    from .. import samples
+    from ..io import load_image
 
     for name in samples.SAMPLE_NAMES:
         yield f"skimage-{name}", (lambda n=name: samples.sample_image(n, max_side=None))
@@ -100,7 +100,7 @@ def _rng_choice(rng, low, high):
 
 def _make_query(image: np.ndarray, kind: str, rng) -> tuple[np.ndarray, dict, int | None]:
     """The edited copy, its parameters, and the JPEG quality to save it with (or None)."""
-    from . import samples
+    from .. import samples
 
     def crop_anywhere(img, area):
         side = np.sqrt(area)
@@ -166,7 +166,7 @@ def build_dataset(out: str | os.PathLike, *, queries: int = 100, min_distractors
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from .files import write_json
+    from ..files import write_json
 
     root = Path(out)
     settings = {"version": _DATASET_VERSION, "queries": queries, "max_side": max_side,
@@ -177,7 +177,7 @@ def build_dataset(out: str | os.PathLike, *, queries: int = 100, min_distractors
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("settings") == settings:
             return manifest
-    from .io import resize_longest_side
+    from ..io import resize_longest_side
 
     hasher = cv2.img_hash.PHash_create()
     kept: list[tuple[str, np.ndarray]] = []
@@ -276,7 +276,7 @@ def _related_pairs(paths: Sequence[Path], *, progress: bool) -> list[tuple[str, 
     copy-move inside one image) link images into groups; each group keeps its first
     image by name and drops the others.
     """
-    from .duplicates import find
+    from ..duplicates import find
 
     frame = find(paths, copy_move=False, progress=progress)
     parent: dict[str, str] = {}
@@ -310,7 +310,7 @@ def run_benchmark(data: str | os.PathLike, *, methods: Sequence[str] | None = No
     """
     import pandas as pd
 
-    from .index import Index, build
+    from ..index import Index, build
 
     root = Path(data)
     manifest = json.loads((root / "dataset.json").read_text())
@@ -390,7 +390,7 @@ def scale_run(data: str | os.PathLike, *, total: int = 2000, method: str = "bow-
     """
     from PIL import Image
 
-    from .index import Index, build
+    from ..index import Index, build
 
     root = Path(data)
     manifest = json.loads((root / "dataset.json").read_text())
@@ -472,7 +472,7 @@ def bench_search_report(*, data: str | os.PathLike | None = None,
     table = result["table"]
     scaled = scale_run(root, total=scale, workers=workers, progress=progress) if scale \
         else None
-    from .files import write_json
+    from ..files import write_json
 
     # Saved for the notebook 07_reverse_image_search, which shows the last full run.
     write_json(root / "results.json", {"methods": table.to_dict(orient="records"),

@@ -3,15 +3,20 @@
 A bag of visual words replaces each local descriptor by the nearest of ``k`` centres
 (its *word*), so an image becomes a sparse histogram that an inverted file searches in
 milliseconds. Retrieval needs a *fine* vocabulary (tens of thousands of words, Philbin
-et al. 2007): with the 800 words of a well-known forum question's program, unrelated
-patches share words and every image looks a bit like every other one.
+et al. 2007): with the 800 words of the naive program from a well-known forum question, unrelated patches share words
+and every image looks a bit like every other one.
 
 A flat k-means with 20,000 centres is slow to learn and to assign (every descriptor is
 compared with every centre). A two-level *vocabulary tree* (Nistér & Stewénius 2006)
 does the same job cheaply: ``top`` centres split the descriptor space into cells, and
 each cell is split again into ``branches`` centres, learnt from the cell's members
 only. A descriptor is compared with ``top + branches`` centres instead of
-``top * branches``. ``branches=1`` gives a flat vocabulary (the ``naive-bow`` baseline).
+``top * branches``. ``branches=1`` gives a flat vocabulary (that naive baseline's).
+
+A vocabulary can be *closed under mirroring* (``mirror_closed=True``): the words come
+in pairs, each the mirror image of its twin, so the words of a mirrored image are a
+fixed permutation of the original's (:func:`mirrored_words`) and mirrored copies are
+found without assigning anything twice.
 """
 
 from __future__ import annotations
@@ -20,35 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
+from ..parallel import one_blas_thread
 
-__all__ = ["Vocabulary", "train_vocabulary", "nearest_centre", "lloyd", "one_blas_thread"]
-
-
-def one_blas_thread():
-    """A context in which numpy's BLAS runs on one thread.
-
-    Assigning words makes hundreds of small matrix products per image. A multi-threaded
-    BLAS wakes its threads for each of them, and when the cores are already busy (two
-    extraction threads, or another process) that costs more than the arithmetic:
-    measured here, assigning 1,000 descriptors took 120-240 ms with the default threads
-    on a loaded 2-core machine and 22-27 ms with one, and the duplicate finder's pruning
-    of 340 images 7.7 s against 2.0 s. Callers that parallelise themselves (threads per
-    image) wrap their work in this. The limit is process-wide (threadpoolctl), so big
-    products inside the block run on one thread too.
-
-    Examples
-    --------
-    >>> with one_blas_thread():
-    ...     _ = np.ones((4, 4)) @ np.ones((4, 4))
-    """
-    import contextlib
-
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - installed with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+__all__ = ["Vocabulary", "train_vocabulary", "mirrored_words", "nearest_centre", "lloyd"]
 
 
 def nearest_centre(descriptors: np.ndarray, centres: np.ndarray, *,
@@ -186,7 +166,7 @@ def lloyd(points: np.ndarray, count: int, rng: np.random.Generator,
 
 def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: int | None = None,
                      seed: int = 0, sample: int = 120_000, min_per_word: int = 4,
-                     iterations: int = 5) -> Vocabulary:
+                     iterations: int = 5, mirror_closed: bool = False) -> Vocabulary:
     """Learn a vocabulary of (about) ``words`` words by k-means.
 
     The first level (and a flat vocabulary) is scikit-learn's ``MiniBatchKMeans``; each
@@ -210,6 +190,10 @@ def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: 
         Smallest number of training descriptors per word.
     iterations : int
         Mini-batch epochs of the first level (the second level runs at most 5 Lloyd steps).
+    mirror_closed : bool
+        SIFT-layout descriptors only: cell ``cells/2 + i`` is the mirror of cell ``i``
+        (its centre and its words mirrored), learnt from the descriptors and their
+        mirrors, so :func:`mirrored_words` maps each word to its mirror's.
 
     Returns
     -------
@@ -231,24 +215,61 @@ def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: 
     rng = np.random.default_rng(seed)
     if len(descriptors) > sample:
         descriptors = descriptors[rng.choice(len(descriptors), sample, replace=False)]
-    words = max(1, min(int(words), len(descriptors) // max(1, min_per_word)))
+    # Mirror closure trains on the descriptors and their mirrors: twice the members.
+    copies = 2 if mirror_closed else 1
+    words = max(1, min(int(words), copies * len(descriptors) // max(1, min_per_word)))
     if branches is None:
         branches = max(1, round(words ** 0.5))
     branches = max(1, min(int(branches), words))
-    cells = max(1, words // branches)
-    top = _kmeans(descriptors, cells, seed, iterations=iterations)
+    cells = max(1, words // branches // copies)
+    if mirror_closed:
+        from ..local.mirror import mirror_descriptors
+
+        # At least min_per_word members per cell, so centres are averages: a lone sample
+        # could coincide with the mirror of another and break the permutation.
+        cells = max(1, min(cells, len(descriptors) // (min_per_word * branches) or 1))
+        learnt = _kmeans(descriptors, cells, seed, iterations=iterations)
+        top = np.concatenate([learnt, mirror_descriptors(learnt)])
+        # Each cell learns from its own members and from the mirrors of its twin's
+        # members, which is what it will receive once an image and its mirror are assigned.
+        descriptors = np.concatenate([descriptors, mirror_descriptors(descriptors)])
+    else:
+        top = _kmeans(descriptors, cells, seed, iterations=iterations)
     cells = len(top)
     sub = np.empty((cells, branches, descriptors.shape[1]), np.float32)
     if branches == 1:
         sub[:, 0] = top
         return Vocabulary(top, sub, len(descriptors))
     labels = nearest_centre(descriptors, top)
+    learnt_cells = cells // 2 if mirror_closed else cells
     with one_blas_thread():  # hundreds of small products (see one_blas_thread)
-        for cell in range(cells):
+        for cell in range(learnt_cells):
             members = descriptors[labels == cell]
             if len(members) == 0:
                 members = top[cell:cell + 1]
             found = lloyd(members, branches, rng, iterations=min(iterations, 5))
+            # Cells with fewer members than branches repeat their last centre (never
+            # chosen twice: the nearest search keeps the first), keeping it rectangular.
             padding = np.repeat(found[-1:], branches - len(found), axis=0)
             sub[cell] = np.concatenate([found, padding])
+            if mirror_closed:
+                sub[cell + learnt_cells] = mirror_descriptors(sub[cell])
     return Vocabulary(top, sub, len(descriptors))
+
+
+def mirrored_words(vocabulary: Vocabulary) -> np.ndarray:
+    """Word -> the word of its mirror image, for a ``mirror_closed`` vocabulary.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> v = train_vocabulary(rng.random((4000, 128), np.float32), words=64,
+    ...                      mirror_closed=True)
+    >>> from simlab.local import mirror_descriptors
+    >>> d = rng.random((50, 128), np.float32)
+    >>> bool((mirrored_words(v)[v.assign(d)] == v.assign(mirror_descriptors(d))).mean() > 0.9)
+    True
+    """
+    cells, branches = vocabulary.sub.shape[:2]
+    twin = (np.arange(cells) + cells // 2) % cells
+    return (twin[:, None] * branches + np.arange(branches)[None, :]).ravel()

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from simlab import SimlabError, search_bench
+from simlab import SimlabError
+from simlab.bench import search as search_bench
 
 
 @pytest.fixture(scope="module")

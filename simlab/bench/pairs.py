@@ -47,8 +47,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..samples import synthetic_cells
+from .baselines import blog_pair_loop
+
 __all__ = ["PlantedSet", "build_planted_set", "shipped_images", "evaluate",
-           "naive_pair_loop", "bench_pairs", "KINDS"]
+           "bench_pairs", "KINDS"]
 
 #: Planted kinds, in the order the benchmark table lists them.
 KINDS = ("rotation", "mirror", "recolour", "crop", "copy-move")
@@ -76,7 +79,7 @@ _NO_COPY_MOVE = ("checkerboard",)
 
 
 def _to_rgb(array: np.ndarray) -> np.ndarray:
-    from .io import load_image
+    from ..io import load_image
 
     if array.dtype not in (np.uint8, np.bool_):
         # Scientific arrays (MRI counts, elevations): stretch the 1-99 % range to 0-255.
@@ -121,7 +124,7 @@ def shipped_images() -> list[tuple[str, np.ndarray]]:
     >>> len(labels) > 200, "chelsea" in labels, "cat" in labels
     (True, True, False)
     """
-    from .io import resize_longest_side
+    from ..io import resize_longest_side
 
     images = []
     for name, side in _TILED:
@@ -138,29 +141,6 @@ def shipped_images() -> list[tuple[str, np.ndarray]]:
         label = name.split(":")[-1].split(".")[0]
         images.append((label, resize_longest_side(_load_source(name), _WHOLE_MAX_SIDE)))
     return images
-
-
-def synthetic_cells(rng: np.random.Generator) -> np.ndarray:
-    """A grey, low-texture, microscopy-like field: smoothed blobs, nuclei and noise.
-
-    Examples
-    --------
-    >>> synthetic_cells(np.random.default_rng(0)).dtype
-    dtype('uint8')
-    """
-    import cv2
-    from skimage.data import binary_blobs
-
-    side = int(rng.integers(160, 288))
-    blobs = binary_blobs(length=side, blob_size_fraction=float(rng.uniform(0.04, 0.12)),
-                         volume_fraction=float(rng.uniform(0.15, 0.4)),
-                         rng=int(rng.integers(2**31))).astype(np.float32)
-    field = cv2.GaussianBlur(blobs, (0, 0), float(rng.uniform(1.5, 4.0)))
-    field = 40 + field * float(rng.uniform(60, 150))
-    field += rng.normal(0, float(rng.uniform(2, 6)), field.shape).astype(np.float32)
-    grey = np.clip(field, 0, 255).astype(np.uint8)
-    tint = rng.uniform(0.6, 1.0, 3) if rng.random() < 0.4 else np.ones(3)
-    return np.clip(grey[..., None] * tint, 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -187,7 +167,7 @@ class PlantedSet:
 def _save(path: Path, image: np.ndarray, quality: int | None = None) -> None:
     from PIL import Image
 
-    from .files import atomic_path
+    from ..files import atomic_path
 
     with atomic_path(path) as temporary:
         if quality is None:
@@ -199,7 +179,7 @@ def _save(path: Path, image: np.ndarray, quality: int | None = None) -> None:
 def _plant_copy(kind: str, image: np.ndarray, rng: np.random.Generator
                 ) -> tuple[np.ndarray, str, int | None]:
     """The edited copy of ``image`` for ``kind``, a description, and a JPEG quality."""
-    from . import samples
+    from .. import samples
 
     quality = int(rng.integers(70, 96)) if rng.random() < 0.4 else None
     if kind == "rotation":
@@ -294,8 +274,8 @@ def build_planted_set(folder: str | os.PathLike, *, images: int = 340, seed: int
     >>> len(planted.images), len(planted.truth), len(planted.bad_files)
     (20, 5, 4)
     """
-    from .errors import InvalidParameterError
-    from .files import write_json
+    from ..errors import InvalidParameterError
+    from ..files import write_json
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -407,41 +387,6 @@ def evaluate(frame, truth: Sequence[dict[str, Any]]):
 
 
 # ---------------------------------------------------------------------------------------
-# The baseline: the per-pair loop of a blog post on comparing figure images with OpenCV,
-# as written, on pairs of the same folder.
-
-def naive_pair_loop(pairs: Sequence[tuple[str, str]], out: str | os.PathLike) -> list[float]:
-    """Run the blog post's naive per-pair loop on ``pairs``; return each pair's seconds.
-
-    Per pair, as in the blog post: read both images, SIFT ``detectAndCompute`` on both
-    (no keypoint cap), ``BFMatcher().knnMatch(k=2)``, Lowe's ratio 0.75, ``drawMatches``
-    of every ratio-test match and ``imwrite``. Two guards the blog post lacks keep it
-    running on images without keypoints (it would crash); they cost nothing measurable.
-    """
-    import cv2
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    seconds = []
-    for first, second in pairs:
-        start = time.perf_counter()
-        img1, img2 = cv2.imread(first), cv2.imread(second)
-        gray1 = cv2.cvtColor(img1, cv2.COLOR_BGR2GRAY)
-        gray2 = cv2.cvtColor(img2, cv2.COLOR_BGR2GRAY)
-        sift = cv2.SIFT_create()
-        kp1, des1 = sift.detectAndCompute(gray1, None)
-        kp2, des2 = sift.detectAndCompute(gray2, None)
-        good = []
-        if des1 is not None and des2 is not None:
-            matches = cv2.BFMatcher().knnMatch(des1, des2, k=2)
-            good = [m for m, *rest in matches if rest and m.distance < 0.75 * rest[0].distance]
-        result = cv2.drawMatches(img1, kp1, img2, kp2, good, None)
-        cv2.imwrite(str(out / f"{Path(first).stem}_{Path(second).name}"), result)
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
-# ---------------------------------------------------------------------------------------
 # The benchmark.
 
 def _pruning_recall(candidates, features, truth, options) -> dict[str, Any]:
@@ -451,7 +396,7 @@ def _pruning_recall(candidates, features, truth, options) -> dict[str, Any]:
     ``candidates`` are the pairs :func:`simlab.duplicates.find` verified (its
     ``frame.attrs["candidates"]``): the pruning is measured as run, not run again.
     """
-    from .duplicates import verify_pair
+    from ..duplicates import verify_pair
 
     index = set(features)
     kept = {frozenset((a, b)) for a, b, _, _ in candidates}
@@ -479,7 +424,8 @@ def bench_pairs(*, images: int = 340, seed: int = 0, repeats: int = 3,
 
     Builds the folder (:func:`build_planted_set`, not timed), runs ``find`` ``repeats``
     times (median reported), scores the last run (:func:`evaluate`), measures the
-    pruning's recall, and times the naive per-pair loop (:func:`naive_pair_loop`) on
+    pruning's recall, and times the per-pair loop of the blog post that started simlab
+    (:func:`simlab.bench.baselines.blog_pair_loop`) on
     ``baseline_pairs`` random pairs of the same folder, extrapolated to all pairs.
 
     Returns
@@ -500,7 +446,7 @@ def bench_pairs(*, images: int = 340, seed: int = 0, repeats: int = 3,
     """
     import tempfile
 
-    from .duplicates import find
+    from ..duplicates import find
 
     with tempfile.TemporaryDirectory(prefix="simlab-bench-pairs-") as scratch:
         root = Path(folder) if folder is not None else Path(scratch) / "planted"
@@ -526,7 +472,7 @@ def bench_pairs(*, images: int = 340, seed: int = 0, repeats: int = 3,
         while len(chosen) < min(baseline_pairs, all_pairs):
             i, j = sorted(rng.choice(len(readable), 2, replace=False))
             chosen.add((readable[i], readable[j]))
-        per_pair = naive_pair_loop(sorted(chosen), Path(scratch) / "naive-loop")
+        per_pair = blog_pair_loop(sorted(chosen), Path(scratch) / "blog-loop")
     median_pair = statistics.median(per_pair)
     median_total = statistics.median(times)
     summary = {
@@ -549,8 +495,8 @@ def bench_pairs(*, images: int = 340, seed: int = 0, repeats: int = 3,
 def bench_pairs_report(*, repeats: int = 3, methods: Sequence[str] | None = None,
                        images: int = 340, as_json: bool = False) -> str:
     """The text (or JSON) ``simlab bench pairs`` prints."""
-    from .duplicates import METHODS
-    from .errors import InvalidParameterError
+    from ..duplicates import METHODS
+    from ..errors import InvalidParameterError
 
     if methods and (len(methods) != 1 or methods[0] not in METHODS):
         raise InvalidParameterError(
@@ -558,7 +504,7 @@ def bench_pairs_report(*, repeats: int = 3, methods: Sequence[str] | None = None
     table, summary = bench_pairs(images=images, repeats=repeats,
                                  method=methods[0] if methods else "rootsift")
     if as_json:
-        from .files import json_ready
+        from ..files import json_ready
 
         return json.dumps(json_ready({"table": table.to_dict("records"),
                                       "summary": summary}), indent=2)
@@ -578,7 +524,7 @@ def bench_pairs_report(*, repeats: int = 3, methods: Sequence[str] | None = None
         f"cross-image pairs and {pruning['kept_of_verifiable']:.1%} of the "
         f"{pruning['verifiable']} that exhaustive verification flags (copy-move checks "
         f"every image, no pruning)",
-        f"naive per-pair loop: median {summary['baseline_seconds_per_pair'] * 1000:.0f} ms per "
+        f"the blog post's per-pair loop: median {summary['baseline_seconds_per_pair'] * 1000:.0f} ms per "
         f"pair over {summary['baseline_pairs_timed']} pairs timed -> "
         f"{summary['baseline_seconds_all_pairs']:.0f} s for all {summary['pairs_possible']} "
         f"pairs (extrapolated)",

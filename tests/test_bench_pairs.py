@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from simlab import list_images
-from simlab.pairs_bench import (KINDS, bench_pairs_report, build_planted_set, evaluate,
+from simlab.bench.pairs import (KINDS, bench_pairs_report, build_planted_set, evaluate,
                                 shipped_images)
 
 
@@ -52,6 +52,6 @@ def test_evaluate_counts_false_pairs_against_the_reported_kind():
 
 def test_bench_report_prints_the_table_timings_and_baseline():
     text = bench_pairs_report(images=40, repeats=1)
-    for word in ("precision", "recall", "f1", "copy-move", "pruning", "naive per-pair loop",
+    for word in ("precision", "recall", "f1", "copy-move", "pruning", "per-pair loop",
                  "speed-up", "4 bad files"):
         assert word in text

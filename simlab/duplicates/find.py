@@ -1,0 +1,163 @@
+"""The folder job: every pair of a folder, features extracted once (see :mod:`simlab.duplicates`)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Iterable
+
+from ..errors import InvalidParameterError
+from ..parallel import one_blas_thread, parallel_map
+from ..registry import Features
+from ..results import PAIR_COLUMNS as COLUMNS, PairMatch
+from .copy_move import find_copy_move
+from .features import encode_folder
+from .matching import verify_pair
+from .prune import candidate_pairs
+
+__all__ = ["find", "COLUMNS"]
+
+
+def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
+         method: str = "rootsift", threshold: float = 0.3, min_inliers: int = 8,
+         min_inlier_ratio: float = 0.3, copy_move: bool = True, neighbours: int = 6,
+         max_side: int | None = 800, max_keypoints: int = 1000,
+         contrast_threshold: float = 0.01, ratio: float = 0.75,
+         ransac_threshold: float = 4.0, workers: int = 2, progress: bool = True,
+         features: dict[str, Features] | None = None, seed: int = 0):
+    """Duplicated images in a folder: flagged pairs, most certain first.
+
+    Parameters
+    ----------
+    folder_or_paths : path or iterable of paths
+        A folder (searched recursively, see :func:`simlab.list_images`) or image paths.
+    method : {"rootsift", "sift"}
+        Local features; RootSIFT usually gives more matches.
+    threshold : float
+        Smallest ``score`` reported (0..1). The score grows with the number of distinct
+        inliers and with the share of ratio-test matches they explain:
+        ``inlier_ratio * inliers / (inliers + 6)``.
+    min_inliers, min_inlier_ratio : int, float
+        Gates every reported pair must also pass: chance alignments between grey,
+        low-texture images reach a handful of inliers, a small share of their matches.
+    copy_move : bool
+        Also look for a region repeated inside each image (reported with ``a == b``),
+        with keypoints and densely (see :func:`find_copy_move`). Cached features
+        extracted without it carry no dense evidence: only keypoints are used for them.
+    neighbours : int
+        Candidates kept per image by the bag-of-words pruning (plain and mirrored
+        together); verification cost grows as ``neighbours * N``.
+    max_side : int or None
+        Shrink images so their longest side is at most this before extraction.
+    max_keypoints, contrast_threshold : int, float
+        See :func:`extract_features`.
+    ratio, ransac_threshold : float
+        Lowe's ratio test and the RANSAC inlier distance (extracted pixels).
+    workers : int
+        Threads for extraction and verification (OpenCV releases the GIL).
+    progress : bool
+        Show progress bars (tqdm; on stderr, or widgets in Jupyter).
+    features : dict, optional
+        A cache, path -> :func:`extract_features` output (of the same file, unchanged,
+        extracted with the same options): images found there are not read again, and
+        the features of the others are added to it. Pass the same dict to a second call
+        (another threshold, say) to skip extraction.
+    seed : int
+        Seeds the vocabulary sample, so runs are repeatable.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per flagged pair with the columns of :data:`COLUMNS`: paths ``a`` and
+        ``b`` (``a == b`` for copy-move), ``kind`` (``copy``, ``crop``, ``rotation``,
+        ``mirror``, ``copy-move``), ``score``, ``inliers``, ``matches``,
+        ``inlier_ratio``, the transform b = T(a) (``rotation_degrees`` as
+        :func:`describe_transform`, ``scale``, ``mirrored``) and ``overlap_a``,
+        ``overlap_b``: the fraction of each image the other covers (copy-move: the
+        areas of the two copies). ``frame.attrs`` holds ``skipped`` (``{"path",
+        "reason"}`` per unreadable file), ``matches`` (``(a, b)`` ->
+        :class:`PairMatch`, for the pictures), ``candidates`` (``(a, b, mirrored,
+        similarity)`` per pair the pruning sent to verification, see
+        :func:`candidate_pairs`) and ``stats`` (counts, options and seconds per stage).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> from simlab import samples
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> image = samples.sample_image("astronaut", max_side=200)
+    >>> Image.fromarray(image).save(folder / "a.png")
+    >>> Image.fromarray(samples.rotate(samples.flip(image), 90)).save(folder / "b.png")
+    >>> Image.fromarray(samples.sample_image("coins", max_side=200)).save(folder / "c.png")
+    >>> _ = (folder / "d.png").write_text("not an image")
+    >>> frame = find(folder, progress=False)
+    >>> [(pathlib.Path(r.a).name, pathlib.Path(r.b).name, r.kind, r.mirrored)
+    ...  for r in frame.itertuples()]
+    [('a.png', 'b.png', 'mirror', True)]
+    >>> frame.attrs["skipped"][0]["path"].endswith("d.png")
+    True
+    """
+    import pandas as pd
+
+    from ..io import list_images
+
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise InvalidParameterError(f"threshold must lie in [0, 1]; got {threshold!r}")
+    options = dict(method=method, max_side=max_side, max_keypoints=max_keypoints,
+                   contrast_threshold=contrast_threshold, copy_move=copy_move,
+                   workers=workers, progress=progress)
+    started = time.perf_counter()
+    paths = list(dict.fromkeys(str(p) for p in list_images(folder_or_paths)))  # no repeats
+    known = features if features is not None else {}
+    extracted, skipped = encode_folder([p for p in paths if p not in known], **options)
+    known.update(extracted)
+    names = [path for path in paths if path in known]  # listing order, readable only
+    seconds = {"extract": time.perf_counter() - started}
+
+    clock = time.perf_counter()
+    candidates = candidate_pairs([known[p]["descriptors"] for p in names],
+                                 neighbours=neighbours, seed=seed)
+    seconds["prune"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    verify = dict(ratio=ratio, ransac_threshold=ransac_threshold)
+    results = parallel_map(
+        lambda c: verify_pair(known[names[c[0]]], known[names[c[1]]], mirrored=c[2],
+                              names=(names[c[0]], names[c[1]]), **verify),
+        candidates, workers=workers, progress=progress, desc="verify", unit="pair", leave=False)
+    best: dict[tuple[str, str], PairMatch] = {}
+    for match in results:  # a pair may have been verified plain and mirrored
+        key = (match.a, match.b)
+        if key not in best or match.inliers > best[key].inliers:
+            best[key] = match
+    seconds["verify"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if copy_move:
+        with one_blas_thread():  # the workers are the parallelism
+            found = parallel_map(lambda name: find_copy_move(known[name], name=name, **verify),
+                                 names, workers=workers, progress=progress, desc="copy-move",
+                                 unit="image", leave=False)
+        for match in found:
+            best[(match.a, match.b)] = match
+    seconds["copy_move"] = time.perf_counter() - clock
+
+    flagged = sorted(
+        (m for m in best.values() if m.kind != "none" and m.inliers >= min_inliers
+         and m.inlier_ratio >= min_inlier_ratio and m.score >= threshold),
+        key=lambda m: (-m.score, -m.inliers, m.a, m.b))
+    frame = pd.DataFrame([m.row() for m in flagged], columns=list(COLUMNS))
+    seconds["total"] = time.perf_counter() - started
+    frame.attrs["skipped"] = skipped
+    frame.attrs["matches"] = {(m.a, m.b): m for m in flagged}
+    frame.attrs["candidates"] = [(names[i], names[j], mirrored, similarity)
+                                 for i, j, mirrored, similarity in candidates]
+    frame.attrs["stats"] = {
+        "images": len(names), "skipped": len(skipped), "candidates": len(candidates),
+        "pairs_possible": len(names) * (len(names) - 1) // 2, "flagged": len(flagged),
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "options": {**options, "threshold": threshold, "min_inliers": min_inliers,
+                    "min_inlier_ratio": min_inlier_ratio, "neighbours": neighbours,
+                    "copy_move": copy_move, "seed": seed, **verify}}
+    return frame

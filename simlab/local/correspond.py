@@ -1,0 +1,129 @@
+"""Correspondences: which keypoints of two images (or of one) may show the same patch.
+
+Four sources, for four jobs: Lowe's ratio test and mutual nearest neighbours on
+descriptors (``compare``, ``pairs``), the same visual word (``search``, which stores
+words instead of descriptors) and an image against itself (copy-move). Each returns an
+``(M, 2)`` int array of index pairs for :func:`simlab.local.verify`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ratio_matches", "mutual_matches", "word_correspondences", "self_matches"]
+
+
+def _norm(descriptors: np.ndarray) -> int:
+    import cv2
+
+    # Binary descriptors (AKAZE) need the Hamming distance: L2 on them runs silently
+    # with the wrong metric.
+    return cv2.NORM_HAMMING if descriptors.dtype == np.uint8 else cv2.NORM_L2
+
+
+def _as_pairs(matches) -> np.ndarray:
+    matches = sorted(matches, key=lambda m: m.distance)
+    return np.array([(m.queryIdx, m.trainIdx) for m in matches], np.int64).reshape(-1, 2)
+
+
+def ratio_matches(descriptors_a: np.ndarray, descriptors_b: np.ndarray, *,
+                  ratio: float = 0.75) -> np.ndarray:
+    """Nearest neighbours a -> b that pass Lowe's ratio test, ordered by distance.
+
+    A match is kept when its distance is below ``ratio`` times the second-nearest
+    one (a lone candidate always passes).
+
+    Examples
+    --------
+    >>> d = np.eye(4, dtype=np.float32)
+    >>> ratio_matches(d, d[::-1]).tolist()
+    [[0, 3], [1, 2], [2, 1], [3, 0]]
+    """
+    import cv2
+
+    if len(descriptors_a) == 0 or len(descriptors_b) == 0:
+        return np.zeros((0, 2), np.int64)
+    matcher = cv2.BFMatcher(_norm(descriptors_a))
+    kept = [pair[0] for pair in matcher.knnMatch(descriptors_a, descriptors_b, k=2)
+            if len(pair) == 1 or (len(pair) == 2 and
+                                  pair[0].distance < ratio * pair[1].distance)]
+    return _as_pairs(kept)
+
+
+def mutual_matches(descriptors_a: np.ndarray, descriptors_b: np.ndarray) -> np.ndarray:
+    """Pairs that are each other's nearest neighbour (cross-check), by distance.
+
+    Examples
+    --------
+    >>> d = np.eye(3, dtype=np.float32)
+    >>> mutual_matches(d, d).tolist()
+    [[0, 0], [1, 1], [2, 2]]
+    """
+    import cv2
+
+    if len(descriptors_a) == 0 or len(descriptors_b) == 0:
+        return np.zeros((0, 2), np.int64)
+    matcher = cv2.BFMatcher(_norm(descriptors_a), crossCheck=True)
+    return _as_pairs(matcher.match(descriptors_a, descriptors_b))
+
+
+def word_correspondences(words_a: np.ndarray, words_b: np.ndarray, *,
+                         max_per_word: int = 3) -> np.ndarray:
+    """Every pair of keypoints that share a visual word (Philbin et al. 2007).
+
+    Words occurring more than ``max_per_word`` times in ``b`` are skipped: they are
+    repeated texture, not evidence.
+
+    Examples
+    --------
+    >>> word_correspondences(np.array([5, 7, 9]), np.array([9, 5, 5, 1])).tolist()
+    [[0, 1], [0, 2], [2, 0]]
+    """
+    words_a = np.asarray(words_a, np.int64)
+    words_b = np.asarray(words_b, np.int64)
+    if len(words_a) == 0 or len(words_b) == 0:
+        return np.zeros((0, 2), np.int64)
+    order = np.argsort(words_b, kind="stable")
+    sorted_words = words_b[order]
+    low = np.searchsorted(sorted_words, words_a, "left")
+    high = np.searchsorted(sorted_words, words_a, "right")
+    counts = high - low
+    counts[counts > max_per_word] = 0
+    index_a = np.repeat(np.arange(len(words_a)), counts)
+    starts = np.repeat(low, counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.stack([index_a, order[starts + within]], axis=1).astype(np.int64)
+
+
+def self_matches(descriptors: np.ndarray, points: np.ndarray, *, ratio: float = 0.75,
+                 min_offset: float = 16.0) -> np.ndarray:
+    """Unordered keypoint pairs (i < j) of one image whose descriptors match.
+
+    For each keypoint, the nearest and second-nearest *other* descriptors are looked up
+    among keypoints at least ``min_offset`` pixels away (SIFT puts several keypoints at
+    one place, and a feature always resembles itself shifted by a pixel); the nearest is
+    kept when it passes the ratio test.
+
+    Examples
+    --------
+    >>> d = np.array([[1, 0], [0, 1], [1, 0.01]], np.float32)
+    >>> p = np.array([[0, 0], [50, 0], [100, 0]], np.float32)
+    >>> self_matches(d, p).tolist()
+    [[0, 2]]
+    """
+    descriptors = np.asarray(descriptors, np.float32)
+    if len(descriptors) < 3:
+        return np.zeros((0, 2), np.int64)
+    squared = np.einsum("ij,ij->i", descriptors, descriptors)
+    distance = squared[:, None] + squared[None, :] - 2.0 * (descriptors @ descriptors.T)
+    offsets = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
+    distance[offsets < min_offset] = np.inf
+    two = np.argpartition(distance, 1, axis=1)[:, :2]
+    rows = np.arange(len(descriptors))
+    first, second = distance[rows, two[:, 0]], distance[rows, two[:, 1]]
+    nearest = np.where(first > second, two[:, 1], two[:, 0])
+    first, second = np.minimum(first, second), np.maximum(first, second)
+    first, second = np.sqrt(np.maximum(first, 0)), np.sqrt(np.maximum(second, 0))
+    keep = np.isfinite(first) & (first < ratio * second)
+    pairs = np.sort(np.stack([rows[keep], nearest[keep]], axis=1), axis=1)
+    return np.unique(pairs, axis=0)

@@ -1,0 +1,308 @@
+"""The one verifier: which correspondences one geometric transform explains.
+
+Every job that matches local features asks the same question of its correspondences
+(ratio-test matches, same-word pairs, self-matches): does one transform explain enough
+of them, and is that more than chance? :func:`verify` answers it the same way for all:
+
+1. **RANSAC** fits the model (``similarity``: rotation, uniform scale, translation, the
+   fewest chance inliers; ``affine``; ``homography``; ``none`` keeps every match).
+2. **The chance guard.** A true match turns and grows its keypoints as the fitted
+   transform does locally (measured: 90 % within 4 degrees and 10 %); a chance match
+   between look-alike patches of a repetitive texture does not. Inliers whose
+   orientation or size disagree are dropped (features without orientations skip it).
+3. **Distinct inliers.** SIFT puts several keypoints (one per dominant orientation) at
+   one place; inliers count *places*, on the side with fewer, so a few blobs cannot add
+   up to many inliers. Correspondences are counted the same way, and their ratio
+   (``inlier_ratio``) says how much of the evidence the transform explains.
+
+Jobs then decide with :meth:`Verification.confirmed` (``min_inliers``,
+``min_inlier_ratio``) and report :attr:`Verification.transform` (rotation, scale,
+mirroring) and :func:`overlap` (which part of each image the other covers).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["verify", "fit_model", "distinct", "describe_transform", "to_original",
+           "overlap", "Verification", "MODELS"]
+
+#: Transforms :func:`verify` fits ("none" keeps every correspondence).
+MODELS = ("homography", "similarity", "affine", "none")
+_MIN_POINTS = {"homography": 4, "similarity": 2, "affine": 3, "none": 1}
+
+
+def fit_model(points_a: np.ndarray, points_b: np.ndarray, *, model: str = "similarity",
+              threshold: float = 4.0, confidence: float = 0.995
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """RANSAC (OpenCV): the inlier mask and the 3x3 transform mapping a to b, or None.
+
+    Examples
+    --------
+    >>> a = np.random.default_rng(1).uniform(0, 100, (20, 2)).astype(np.float32)
+    >>> mask, matrix = fit_model(a, a + 5)
+    >>> int(mask.sum()), matrix[:2, 2].round(3).tolist()
+    (20, [5.0, 5.0])
+    """
+    import cv2
+
+    count = len(points_a)
+    if model == "none":
+        return np.ones(count, bool), None
+    if count < _MIN_POINTS[model]:
+        return np.zeros(count, bool), None
+    src = np.asarray(points_a, np.float32).reshape(-1, 1, 2)
+    dst = np.asarray(points_b, np.float32).reshape(-1, 1, 2)
+    if model == "homography":
+        matrix, mask = cv2.findHomography(src, dst, cv2.RANSAC, threshold, maxIters=2000,
+                                          confidence=confidence)
+    elif model == "similarity":
+        matrix, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
+                                                   ransacReprojThreshold=threshold,
+                                                   maxIters=2000, confidence=confidence)
+    else:
+        matrix, mask = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC,
+                                            ransacReprojThreshold=threshold,
+                                            maxIters=2000, confidence=confidence)
+    if matrix is None or mask is None or not np.isfinite(matrix).all():
+        return np.zeros(count, bool), None
+    full = np.eye(3)
+    full[:matrix.shape[0]] = matrix
+    return mask.ravel().astype(bool), full
+
+
+def distinct(points: np.ndarray) -> int:
+    """How many places (to the nearest pixel) ``points`` occupy.
+
+    Examples
+    --------
+    >>> distinct(np.array([[10.2, 5.0], [9.9, 5.1], [40.0, 2.0]]))
+    2
+    """
+    points = np.asarray(points)
+    return len(np.unique(np.round(points), axis=0)) if len(points) else 0
+
+
+def _local_linear(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The transform's 2x2 Jacobian at each point (constant unless a homography)."""
+    points = np.asarray(points, np.float64)
+    if np.allclose(matrix[2, :2], 0.0):
+        return np.broadcast_to(matrix[:2, :2] / matrix[2, 2], (len(points), 2, 2))
+    w = points @ matrix[2, :2] + matrix[2, 2]
+    w = np.where(np.abs(w) < 1e-12, np.nan, w)  # on the horizon line: no local transform
+    mapped = (points @ matrix[:2, :2].T + matrix[:2, 2]) / w[:, None]
+    jacobian = matrix[None, :2, :2] - mapped[:, :, None] * matrix[None, 2, None, :2]
+    return jacobian / w[:, None, None]
+
+
+def _consistent(matrix: np.ndarray, a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray],
+                pairs: np.ndarray, *, max_angle: float, max_size_ratio: float) -> np.ndarray:
+    angles_a = np.asarray(a["angles"], np.float64)[pairs[:, 0]]
+    angles_b = np.asarray(b["angles"], np.float64)[pairs[:, 1]]
+    sizes_a = np.asarray(a["sizes"], np.float64)[pairs[:, 0]]
+    sizes_b = np.asarray(b["sizes"], np.float64)[pairs[:, 1]]
+    linear = _local_linear(matrix, np.asarray(a["points"])[pairs[:, 0]])
+    rotation = np.degrees(np.arctan2(linear[:, 1, 0], linear[:, 0, 0]))
+    scale = np.sqrt(np.abs(linear[:, 0, 0] * linear[:, 1, 1]
+                           - linear[:, 0, 1] * linear[:, 1, 0]))
+    turn = (angles_b - angles_a - rotation + 180.0) % 360.0 - 180.0
+    growth = np.abs(np.log(np.maximum(sizes_b, 1e-6) / np.maximum(sizes_a * scale, 1e-6)))
+    # Features without orientations (NaN angles or zero sizes) are not checked; where the
+    # transform has no finite local form (a degenerate homography), nothing agrees.
+    unknown = ~np.isfinite(angles_a) | ~np.isfinite(angles_b) | (sizes_a <= 0) | (sizes_b <= 0)
+    with np.errstate(invalid="ignore"):
+        agrees = (np.abs(turn) <= max_angle) & (growth <= math.log(max_size_ratio))
+    return unknown | agrees
+
+
+def describe_transform(matrix: np.ndarray) -> dict[str, Any]:
+    """Rotation, scale and mirroring of a 2-D transform (2x3 or 3x3, a -> b).
+
+    Angles are in image coordinates (y down): positive is clockwise on screen, so
+    ``samples.rotate(image, 90)``, counter-clockwise, reads -90. A mirrored transform is
+    read as "mirror a left-right, then rotate and scale".
+
+    Examples
+    --------
+    >>> describe_transform(np.array([[0, 1, 0], [-1, 0, 99]], float))   # np.rot90
+    {'rotation_degrees': -90.0, 'scale': 1.0, 'mirrored': False}
+    >>> describe_transform(np.array([[-2, 0, 99], [0, 2, 0]], float))   # mirror, x2
+    {'rotation_degrees': 0.0, 'scale': 2.0, 'mirrored': True}
+    """
+    matrix = np.asarray(matrix, np.float64)
+    linear = matrix[:2, :2] / (matrix[2, 2] if matrix.shape[0] == 3 else 1.0)
+    mirrored = bool(np.linalg.det(linear) < 0)
+    if mirrored:
+        linear = linear @ np.diag([-1.0, 1.0])  # undo the left-right mirror first
+    rotation = math.degrees(math.atan2(linear[1, 0], linear[0, 0]))
+    rotation = -((-round(rotation, 2) + 180.0) % 360.0 - 180.0)  # in (-180, 180]
+    return {"rotation_degrees": round(rotation + 0.0, 2),
+            "scale": round(math.sqrt(abs(float(np.linalg.det(linear)))), 4),
+            "mirrored": mirrored}
+
+
+def to_original(matrix: np.ndarray, scale_a: float, scale_b: float) -> np.ndarray:
+    """A transform between extracted pixels, in the pixels of the two files.
+
+    ``scale_*`` is how much each image was shrunk before extraction.
+
+    Examples
+    --------
+    >>> to_original(np.eye(3), 0.5, 0.25)[:2, :2].tolist()
+    [[2.0, 0.0], [0.0, 2.0]]
+    """
+    shrink_a = np.diag([float(scale_a)] * 2 + [1.0])
+    shrink_b = np.diag([float(scale_b)] * 2 + [1.0])
+    return np.linalg.inv(shrink_b) @ np.asarray(matrix, np.float64) @ shrink_a
+
+
+def _outline(shape) -> np.ndarray:
+    # Pixel centres are at integer coordinates, so the image spans -0.5 .. side - 0.5.
+    bottom, right = (float(v) - 0.5 for v in shape[:2])
+    return np.array([[-0.5, -0.5], [right, -0.5], [right, bottom], [-0.5, bottom]],
+                    np.float32)
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:2, :2].T + matrix[:2, 2]
+
+
+def overlap(matrix: np.ndarray, shape_a, shape_b):
+    """Fractions of a and of b that the other covers once aligned, and the two regions.
+
+    Returns ``(fraction_a, fraction_b, region_a, region_b)``; the regions are polygons
+    in a's and b's pixels.
+
+    Examples
+    --------
+    >>> half = np.diag([1.0, 1.0, 1.0]); half[0, 2] = 50      # shifted by half a width
+    >>> overlap(half, (100, 100), (100, 100))[:2]
+    (0.5, 0.5)
+    """
+    import cv2
+
+    warped = _apply(matrix, _outline(shape_a)).astype(np.float32)
+    area, region_b = cv2.intersectConvexConvex(warped, _outline(shape_b))
+    if region_b is None or area <= 0:
+        empty = np.zeros((0, 2), np.float32)
+        return 0.0, 0.0, empty, empty
+    region_b = region_b.reshape(-1, 2).astype(np.float32)
+    region_a = _apply(np.linalg.inv(matrix), region_b).astype(np.float32)
+    area_a = area / abs(np.linalg.det(matrix[:2, :2]))
+    fraction = lambda value, shape: round(min(1.0, float(value) / float(shape[0] * shape[1])), 4)
+    return fraction(area_a, shape_a), fraction(area, shape_b), region_a, region_b
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What :func:`verify` found.
+
+    Attributes
+    ----------
+    pairs : ndarray, shape (M, 2)
+        The correspondences tried (index in a, index in b).
+    mask : ndarray of bool, shape (M,)
+        Which of them the transform explains and the chance guard kept.
+    matrix : ndarray or None
+        3x3 transform mapping a's points to b's (in the frames given), None when none
+        was fitted.
+    inliers : int
+        Distinct inlier places (see the module documentation).
+    correspondences : int
+        Distinct places among all correspondences.
+    model : str
+    reason : str or None
+        Why nothing was verified, when nothing was.
+    """
+
+    pairs: np.ndarray = field(repr=False)
+    mask: np.ndarray = field(repr=False)
+    matrix: np.ndarray | None = field(repr=False)
+    inliers: int
+    correspondences: int
+    model: str
+    reason: str | None = None
+
+    @property
+    def inlier_ratio(self) -> float:
+        """Distinct inliers per distinct correspondence, in [0, 1]."""
+        return round(min(1.0, self.inliers / max(1, self.correspondences)), 4)
+
+    @property
+    def transform(self) -> dict[str, Any]:
+        """:func:`describe_transform` of the fitted matrix ({} when none)."""
+        return describe_transform(self.matrix) if self.matrix is not None else {}
+
+    def confirmed(self, *, min_inliers: int, min_inlier_ratio: float = 0.0) -> bool:
+        """Enough distinct inliers, explaining enough of the correspondences."""
+        return (self.matrix is not None or self.model == "none") and \
+            self.inliers >= int(min_inliers) and self.inlier_ratio >= float(min_inlier_ratio)
+
+
+def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.ndarray, *,
+           model: str = "similarity", threshold: float = 4.0, confidence: float = 0.995,
+           check_orientation: bool = True, max_angle: float = 20.0,
+           max_size_ratio: float = 1.5, min_correspondences: int = 0) -> Verification:
+    """Fit one transform to the correspondences ``pairs`` between a and b, and guard it.
+
+    Parameters
+    ----------
+    a, b : mapping
+        Features with ``points`` (and ``angles`` and ``sizes`` for the chance guard),
+        e.g. from :func:`simlab.local.extract_local`.
+    pairs : ndarray, shape (M, 2)
+        Correspondences, from :mod:`simlab.local.correspond`.
+    model : {"similarity", "affine", "homography", "none"}
+        The transform RANSAC fits.
+    threshold : float
+        Largest reprojection error of an inlier, in b's pixels.
+    confidence : float
+        RANSAC's required probability of having drawn one all-inlier sample.
+    check_orientation : bool
+        Apply the chance guard (keypoint orientation and size agree with the transform).
+    max_angle, max_size_ratio : float
+        The guard's tolerances.
+    min_correspondences : int
+        Do not run RANSAC on fewer correspondences (nothing could be confirmed).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> points = rng.uniform(0, 300, (60, 2)).astype(np.float32)
+    >>> a, b = {"points": points}, {"points": points * 0.5 + 20}
+    >>> found = verify(a, b, np.stack([np.arange(60)] * 2, 1))
+    >>> found.inliers, found.inlier_ratio, found.transform["scale"]
+    (60, 1.0, 0.5)
+    """
+    pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+    empty = np.zeros(len(pairs), bool)
+    points_a = np.asarray(a["points"], np.float32)[pairs[:, 0]]
+    points_b = np.asarray(b["points"], np.float32)[pairs[:, 1]]
+    correspondences = min(distinct(points_a), distinct(points_b))
+    needed = max(_MIN_POINTS[model], int(min_correspondences))
+    if len(pairs) < needed:
+        reason = (f"{len(pairs)} correspondences, too few for a {model} to be verified"
+                  if len(pairs) else "no correspondences")
+        return Verification(pairs, empty, None, 0, correspondences, model, reason)
+    mask, matrix = fit_model(points_a, points_b, model=model, threshold=threshold,
+                             confidence=confidence)
+    if model == "none":
+        return Verification(pairs, mask, None, correspondences, correspondences, model)
+    if matrix is None:
+        return Verification(pairs, empty, None, 0, correspondences, model,
+                            f"RANSAC found no {model} explaining {len(pairs)} "
+                            "correspondences")
+    if check_orientation and "angles" in a and "angles" in b and "sizes" in a \
+            and "sizes" in b:
+        mask = mask & _consistent(matrix, a, b, pairs, max_angle=max_angle,
+                                  max_size_ratio=max_size_ratio)
+    inliers = min(distinct(points_a[mask]), distinct(points_b[mask]))
+    if inliers < 2:  # nothing the transform explains survives the guard
+        return Verification(pairs, empty, None, 0, correspondences, model,
+                            "no correspondence agrees with the transform's rotation and "
+                            "scale")
+    return Verification(pairs, mask, matrix, inliers, correspondences, model)

@@ -1,0 +1,547 @@
+"""Index methods as backends: one class per method, encode -> arrays -> prepare -> search.
+
+:class:`~simlab.search.index.Index` keeps the files, their sync, saving and loading; a
+backend says what one method stores per image and how it searches it. Adding an index
+method is adding a class here and an entry in :data:`BACKENDS`.
+
+* :class:`VerifiedWords` (``bow-verify``, the default) and :class:`Words` (``bow``):
+  RootSIFT visual words in an inverted file (:mod:`simlab.bow`), the shortlist verified
+  by the engine (:mod:`simlab.local`) on same-word correspondences;
+* :class:`NaiveWords` (``naive-bow``): the naive SIFT bag of words from a well-known
+  forum question, for teaching and as a baseline;
+* :class:`PerceptualHash` (``phash``), :class:`ColourHistogram` (``histogram``) and
+  :class:`DeepVector` (``vgg16``): global descriptors searched exactly with numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import InvalidParameterError, UnknownMethodError
+
+__all__ = ["Backend", "BACKENDS", "get_backend", "MIN_INLIER_RATIO", "fallback_features"]
+
+#: Verification also needs this many inliers per same-word correspondence. Chance
+#: alignments on repetitive textures reach 8-16 inliers, but out of hundreds of
+#: correspondences: on four draws of the search benchmark (400 queries, shortlists of
+#: 50), the other images verified had a median ratio of 0.055 and the true sources at
+#: least 0.052. At 0.05 every true source stayed verified and 23 of the 46 chance
+#: verifications with 8-16 inliers did not.
+MIN_INLIER_RATIO = 0.05
+
+Hit = tuple[int, float, dict]
+
+
+def _stack(features: Sequence[dict], key: str, dtype) -> np.ndarray:
+    count = len(features)
+    width = len(features[0][key]) if count else 0
+    return np.array([f[key] for f in features], dtype).reshape(count, width)
+
+
+def _rows(arrays: dict, name: str, count: int) -> np.ndarray:
+    stored = arrays[name]
+    if len(stored) != count:
+        raise ValueError(f"{len(stored)} {name} stored, {count} listed")
+    return stored
+
+
+class Backend:
+    """One index method. Subclasses set the attributes and override the methods."""
+
+    #: Name in ``index.json``, ``--method`` and :data:`simlab.index.METHODS`.
+    name = ""
+    #: One line for ``simlab index --help``.
+    summary = ""
+    #: Options stored with an index (they change the stored features).
+    defaults: dict[str, Any] = {}
+    #: Learns a visual vocabulary from a sample of the images first.
+    uses_words = False
+
+    def check(self, options: dict) -> None:
+        """Raise when the method cannot run with ``options`` here (missing weights)."""
+
+    def encode(self, image: np.ndarray, options: dict, vocabulary) -> dict:
+        """What the index stores of one image (already loaded at ``max_side``)."""
+        raise NotImplementedError
+
+    def to_arrays(self, features: Sequence[dict], vocabulary) -> dict[str, np.ndarray]:
+        """The stored per-image features as plain arrays for ``np.savez``."""
+        return {}
+
+    def from_arrays(self, arrays: dict, features: list[dict]) -> Any:
+        """Fill ``features`` (one dict per image) from :meth:`to_arrays`'s arrays;
+        return the vocabulary (or None)."""
+        return None
+
+    def prepare(self, features: Sequence[dict], vocabulary) -> dict:
+        """Search structures, built once per change of the index."""
+        return {}
+
+    def search(self, image: np.ndarray, prepared: dict, features: Sequence[dict], *,
+               options: dict, vocabulary, top: int, mirror: bool, **settings) -> list[Hit]:
+        """``(image number, score, details)`` of the best ``top``, best first."""
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------
+# Visual words
+
+def fallback_features(image: np.ndarray, *, mirrored: bool = False) -> dict[str, np.ndarray]:
+    """Ordinal thumbnail and colour histogram: ``bow-verify``'s global fallback.
+
+    Both are computed on a 128-px thumbnail: a 16x16 layout and a colour distribution
+    need no more, and it keeps the cost near 1 ms at 640 px. ``mirrored`` adds the
+    ordinal vector of the left-right mirrored image (for a query).
+
+    Examples
+    --------
+    >>> sorted(fallback_features(np.zeros((64, 64, 3), np.uint8)))
+    ['ordinal', 'vector']
+    """
+    from ..io import resize_longest_side
+    from ..local.mirror import mirror_image
+    from ..methods.ordinal import ordinal_vector
+
+    thumbnail = resize_longest_side(image, 128)
+    found = {"ordinal": ordinal_vector(thumbnail),
+             "vector": ColourHistogram.vector(thumbnail, bins=8)}
+    if mirrored:
+        found["ordinal_mirrored"] = ordinal_vector(mirror_image(thumbnail))
+    return found
+
+
+class Words(Backend):
+    """RootSIFT visual words: a fine vocabulary, tf-idf and an inverted file (``bow``)."""
+
+    name = "bow"
+    summary = ("RootSIFT bag of visual words: ~20k-word k-means tree, tf-idf, inverted file, "
+               "cosine; flips handled")
+    defaults = {"max_side": 640, "upscale": False, "max_keypoints": 1000,
+                "contrast_threshold": 0.01, "fine_octave_below": 400, "words": 20_480,
+                "training_images": 400}
+    uses_words = True
+    #: Keypoint orientations stored per image, for the engine's chance guard.
+    keeps_orientation = True
+
+    def local_features(self, image: np.ndarray, options: dict) -> dict:
+        from ..local import extract_local
+
+        return extract_local(image, descriptor="rootsift",
+                             max_keypoints=int(options["max_keypoints"]),
+                             contrast_threshold=float(options["contrast_threshold"]),
+                             stretch=True, fine_octave_below=options.get("fine_octave_below"))
+
+    def train(self, descriptors: np.ndarray, options: dict):
+        from ..bow import train_vocabulary
+
+        return train_vocabulary(descriptors, words=int(options["words"]))
+
+    def encode(self, image, options, vocabulary):
+        found = self.local_features(image, options)
+        kept = {"points": found["points"], "descriptors": found["descriptors"]}
+        if self.keeps_orientation:
+            kept.update(angles=found["angles"], sizes=found["sizes"])
+        if vocabulary is not None:
+            kept["words"] = vocabulary.assign(kept.pop("descriptors"))
+        return kept
+
+    def to_arrays(self, features, vocabulary):
+        lengths = np.array([len(f["words"]) for f in features], np.int64)
+        arrays = {"offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)}
+        # uint16 halves the file when the vocabulary fits (20,480 words does).
+        word_type = np.uint16 if vocabulary.words <= 65_536 else np.uint32
+        arrays["words"] = np.concatenate([f["words"] for f in features] or [np.zeros(0)]) \
+            .astype(word_type)
+        if "points" in self.stored:
+            # float16 keeps 0.5 px at 640 px: far below the RANSAC threshold.
+            arrays["points"] = np.concatenate(
+                [f["points"] for f in features] or [np.zeros((0, 2))]).astype(np.float16)
+        if "angles" in self.stored:
+            # 1.4-degree steps and 3 significant digits: far finer than the guard's
+            # 20 degrees and factor 1.5.
+            angles = np.concatenate([f["angles"] for f in features] or [np.zeros(0)])
+            arrays["angles"] = np.round(np.mod(angles, 360.0) * 256.0 / 360.0) \
+                .astype(np.int64).astype(np.uint8)
+            arrays["sizes"] = np.concatenate(
+                [f["sizes"] for f in features] or [np.zeros(0)]).astype(np.float16)
+        arrays.update(vocabulary.to_arrays())
+        return arrays
+
+    @property
+    def stored(self) -> tuple[str, ...]:
+        return ("points", "angles", "sizes") if self.keeps_orientation else ("points",)
+
+    def from_arrays(self, arrays, features):
+        from ..bow import Vocabulary
+
+        vocabulary = Vocabulary.from_arrays(arrays)
+        offsets = arrays["offsets"]
+        words = arrays["words"].astype(np.int64)
+        count = len(features)
+        if len(offsets) != count + 1 or offsets[-1] != len(words):
+            raise ValueError("word offsets do not match the words stored")
+        if len(words) and (words.min() < 0 or words.max() >= vocabulary.words):
+            raise ValueError("word ids beyond the vocabulary")
+        columns = {}
+        for name in self.stored:
+            if name in arrays:
+                if len(arrays[name]) != len(words):
+                    raise ValueError(f"{len(arrays[name])} {name} stored for "
+                                     f"{len(words)} words")
+                columns[name] = arrays[name]
+        for i in range(count):
+            part = slice(offsets[i], offsets[i + 1])
+            features[i]["words"] = words[part]
+            if "points" in columns:
+                features[i]["points"] = columns["points"][part].astype(np.float32)
+            if "angles" in columns:
+                features[i]["angles"] = columns["angles"][part].astype(np.float32) * 360 / 256
+                features[i]["sizes"] = columns["sizes"][part].astype(np.float32)
+        return vocabulary
+
+    def prepare(self, features, vocabulary):
+        from ..bow import InvertedFile
+
+        return {"inverted": InvertedFile.build([f["words"] for f in features],
+                                               vocabulary.words)}
+
+    def query(self, image: np.ndarray, options: dict, vocabulary, *, mirror: bool) -> dict:
+        """The query's words and points, and those of its mirror image."""
+        from ..local import mirror_features
+
+        found = self.local_features(image, options)
+        query = {"": {"points": found["points"], "angles": found["angles"],
+                      "sizes": found["sizes"],
+                      "words": vocabulary.assign(found["descriptors"])}}
+        if mirror and len(found["descriptors"]):
+            flipped = mirror_features(found)
+            query["_mirrored"] = {"points": flipped["points"], "angles": flipped["angles"],
+                                  "sizes": flipped["sizes"],
+                                  "words": vocabulary.assign(flipped["descriptors"])}
+        return query
+
+    def cosines(self, query: dict, prepared: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Best cosine per image over both orientations, and which was better."""
+        cosines = prepared["inverted"].cosines(query[""]["words"])
+        mirrored = np.zeros(len(cosines), bool)
+        if "_mirrored" in query:
+            flipped = prepared["inverted"].cosines(query["_mirrored"]["words"])
+            mirrored = flipped > cosines
+            cosines = np.maximum(cosines, flipped)
+        return cosines, mirrored
+
+    def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
+               **settings):
+        query = self.query(image, options, vocabulary, mirror=mirror)
+        cosines, mirrored = self.cosines(query, prepared)
+        order = np.argsort(-cosines, kind="stable")[:top]
+        return [(int(i), float(np.clip(cosines[i], 0, 1)),
+                 {"cosine": float(cosines[i]), "mirrored": bool(mirrored[i])}) for i in order]
+
+    @staticmethod
+    def verify(query_side: dict, stored: dict, *, threshold: float, min_inliers: int):
+        """The engine's verification of same-word correspondences (query -> stored)."""
+        from ..local import verify, word_correspondences
+
+        pairs = word_correspondences(query_side["words"], stored["words"])
+        return verify(query_side, stored, pairs, model="similarity", threshold=threshold,
+                      min_correspondences=max(2, int(min_inliers)))
+
+
+class VerifiedWords(Words):
+    """``bow``, with the shortlist verified and a global fallback (``bow-verify``)."""
+
+    name = "bow-verify"
+    summary = ("RootSIFT bag of visual words (tf-idf, inverted file, cosine), shortlist "
+               "re-ranked by RANSAC-verified same-word correspondences, unverified images "
+               "by rank fusion with an ordinal thumbnail and colour histogram; flips handled")
+    defaults = dict(Words.defaults)
+    #: Float vectors of the fallback: array name -> key in an image's features.
+    vectors = {"vectors": "vector", "ordinals": "ordinal"}
+
+    def encode(self, image, options, vocabulary):
+        found = super().encode(image, options, vocabulary)
+        found.update(fallback_features(image))
+        return found
+
+    def to_arrays(self, features, vocabulary):
+        arrays = super().to_arrays(features, vocabulary)
+        # The fallback cosines need 3 digits, and float16 halves the file.
+        for name, key in self.vectors.items():
+            arrays[name] = _stack(features, key, np.float32).astype(np.float16)
+        return arrays
+
+    def from_arrays(self, arrays, features):
+        vocabulary = super().from_arrays(arrays, features)
+        for name, key in self.vectors.items():
+            stored = _rows(arrays, name, len(features)).astype(np.float32)
+            if stored.ndim != 2 or not np.isfinite(stored).all():
+                raise ValueError(f"{name} are not finite rows")
+            for i, row in enumerate(stored):
+                features[i][key] = row
+        return vocabulary
+
+    def prepare(self, features, vocabulary):
+        prepared = super().prepare(features, vocabulary)
+        for name, key in self.vectors.items():
+            prepared[name] = _stack(features, key, np.float32)
+        return prepared
+
+    def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
+               shortlist: int = 50, min_inliers: int = 8,
+               min_inlier_ratio: float = MIN_INLIER_RATIO, ransac_threshold: float = 6.0,
+               **settings):
+        from ..bow import FUSION_K, rank_fusion
+
+        query = self.query(image, options, vocabulary, mirror=mirror)
+        cosines, mirrored = self.cosines(query, prepared)
+        candidates = np.argsort(-cosines, kind="stable")[:max(0, int(shortlist))]
+        inliers = np.zeros(len(cosines), np.int64)
+        verified = np.zeros(len(cosines), bool)
+        for i in candidates:
+            # The orientation with the higher cosine first; if geometry does not confirm
+            # it, the other one (word statistics can favour the wrong side).
+            sides = ["_mirrored", ""] if mirrored[i] else ["", "_mirrored"]
+            for side in sides:
+                if side not in query:
+                    continue
+                found = self.verify(query[side], features[i], threshold=ransac_threshold,
+                                    min_inliers=min_inliers)
+                confirmed = found.confirmed(min_inliers=min_inliers,
+                                            min_inlier_ratio=min_inlier_ratio)
+                if (confirmed, found.inliers) > (verified[i], inliers[i]):
+                    inliers[i], verified[i] = found.inliers, confirmed
+                    mirrored[i] = side == "_mirrored"
+                if verified[i]:
+                    break
+        # Images geometry does not confirm: reciprocal-rank fusion of the bag-of-words
+        # cosine, the ordinal thumbnail (of the better orientation) and the histogram.
+        thumbnail = fallback_features(image, mirrored=mirror)
+        ordinal = prepared["ordinals"] @ thumbnail["ordinal"]
+        if mirror:
+            ordinal = np.maximum(ordinal, prepared["ordinals"] @ thumbnail["ordinal_mirrored"])
+        histogram = prepared["vectors"] @ thumbnail["vector"]
+        fused = rank_fusion([cosines, ordinal, histogram])
+        best_fused = 3.0 / FUSION_K
+        # Verified images first (by inliers, cosine breaking ties), then the rest.
+        key = np.where(verified, inliers + np.clip(cosines, 0, 0.999), fused)
+        order = np.lexsort((-key, ~verified))[:top]
+        hits = []
+        for i in order:
+            if verified[i]:
+                score = inliers[i] / (inliers[i] + 10.0)
+            else:  # below 0.1, so below any verified image's (>= 0.44 at 8 inliers)
+                score = 0.099 * min(1.0, float(fused[i]) / best_fused)
+            hits.append((int(i), float(score),
+                         {"inliers": int(inliers[i]), "verified": bool(verified[i]),
+                          "cosine": float(cosines[i]), "ordinal": float(ordinal[i]),
+                          "histogram": float(histogram[i]), "mirrored": bool(mirrored[i])}))
+        return hits
+
+
+class NaiveWords(Words):
+    """The naive SIFT bag of words from a well-known forum question (``naive-bow``).
+
+    OpenCV's default SIFT on the grey image (every keypoint), an 800-word flat k-means
+    vocabulary, L1-normalised word histograms, nearest neighbour by Euclidean distance.
+    It works for near-identical queries and fails beyond: kept to show why, and as the
+    benchmark's baseline.
+    """
+
+    name = "naive-bow"
+    summary = ("the naive SIFT bag of words from a well-known forum question, as a "
+               "baseline: SIFT, 800-word flat k-means, L1-normalised histograms, nearest "
+               "neighbour by Euclidean distance")
+    defaults = {"max_side": 640, "words": 800, "training_images": 400}
+    keeps_orientation = False
+
+    @property
+    def stored(self) -> tuple[str, ...]:
+        return ()
+
+    def local_features(self, image, options):
+        from ..local import extract_local
+
+        return extract_local(image, descriptor="sift", max_keypoints=0)
+
+    def train(self, descriptors, options):
+        from ..bow import train_vocabulary
+
+        return train_vocabulary(descriptors, words=int(options["words"]), branches=1)
+
+    def encode(self, image, options, vocabulary):
+        found = self.local_features(image, options)
+        kept = {"descriptors": found["descriptors"]}
+        if vocabulary is not None:
+            kept["words"] = vocabulary.assign(kept.pop("descriptors"))
+        return kept
+
+    def prepare(self, features, vocabulary):
+        histograms = np.zeros((len(features), vocabulary.words), np.float32)
+        for i, f in enumerate(features):
+            counts = np.bincount(f["words"], minlength=vocabulary.words)
+            histograms[i] = counts / max(1, counts.sum())
+        return {"histograms": histograms}
+
+    def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
+               **settings):
+        words = vocabulary.assign(self.local_features(image, options)["descriptors"])
+        histogram = np.bincount(words, minlength=vocabulary.words).astype(np.float32)
+        histogram /= max(float(histogram.sum()), 1.0)
+        distances = np.linalg.norm(prepared["histograms"] - histogram, axis=1)
+        order = np.argsort(distances, kind="stable")[:top]
+        return [(int(i), float(np.clip(1 - distances[i] / np.sqrt(2), 0, 1)),
+                 {"l2_distance": float(distances[i])}) for i in order]
+
+
+# ---------------------------------------------------------------------------------------
+# Global descriptors
+
+class PerceptualHash(Backend):
+    """64-bit pHash of the image and of its mirror; exact Hamming search (``phash``)."""
+
+    name = "phash"
+    summary = "64-bit perceptual hash, exact Hamming search; flips handled"
+    defaults = {"max_side": 640}
+
+    @staticmethod
+    def hashes(image: np.ndarray) -> dict[str, np.ndarray]:
+        from ..local.mirror import mirror_image
+        from ..methods.phash import phash_features
+
+        return {"hash": phash_features(image, {})["hash"],
+                "hash_mirrored": phash_features(mirror_image(image), {})["hash"]}
+
+    def encode(self, image, options, vocabulary):
+        return self.hashes(image)
+
+    def to_arrays(self, features, vocabulary):
+        return {f"hashes{side}": _stack(features, f"hash{side}", np.uint8)
+                for side in ("", "_mirrored")}
+
+    def from_arrays(self, arrays, features):
+        for side in ("", "_mirrored"):
+            stored = _rows(arrays, f"hashes{side}", len(features))
+            if stored.ndim != 2 or stored.shape[1] != 8:
+                raise ValueError(f"hashes{side} are not 8-byte rows")
+            for i, row in enumerate(stored):
+                features[i][f"hash{side}"] = row
+        return None
+
+    def prepare(self, features, vocabulary):
+        return {"bits": np.unpackbits(_stack(features, "hash", np.uint8), axis=1).astype(bool)}
+
+    def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
+               **settings):
+        found = self.hashes(image)
+        hamming = lambda hash_bytes: (prepared["bits"] != np.unpackbits(hash_bytes)).sum(axis=1)
+        distances = hamming(found["hash"])
+        mirrored = np.zeros(len(distances), bool)
+        if mirror:
+            flipped = hamming(found["hash_mirrored"])
+            mirrored = flipped < distances
+            distances = np.minimum(distances, flipped)
+        order = np.argsort(distances, kind="stable")[:top]
+        return [(int(i), 1.0 - float(distances[i]) / 64.0,
+                 {"hamming_distance": int(distances[i]), "mirrored": bool(mirrored[i])})
+                for i in order]
+
+
+class _Vector(Backend):
+    """A unit vector per image, searched by exact cosine (a matrix product)."""
+
+    def vector_of(self, image: np.ndarray, options: dict) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, image, options, vocabulary):
+        return {"vector": self.vector_of(image, options)}
+
+    def to_arrays(self, features, vocabulary):
+        return {"vectors": _stack(features, "vector", np.float32)}
+
+    def from_arrays(self, arrays, features):
+        stored = _rows(arrays, "vectors", len(features)).astype(np.float32)
+        if stored.ndim != 2 or not np.isfinite(stored).all():
+            raise ValueError("vectors are not finite rows")
+        for i, row in enumerate(stored):
+            features[i]["vector"] = row
+        return None
+
+    def prepare(self, features, vocabulary):
+        return {"vectors": _stack(features, "vector", np.float32)}
+
+    def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
+               **settings):
+        cosines = prepared["vectors"] @ self.vector_of(image, options)
+        order = np.argsort(-cosines, kind="stable")[:top]
+        return [(int(i), float(np.clip(cosines[i], 0, 1)), {"cosine": float(cosines[i])})
+                for i in order]
+
+
+class ColourHistogram(_Vector):
+    """8x8x8 RGB histogram without the fill of a rotated copy, Hellinger (``histogram``)."""
+
+    name = "histogram"
+    summary = "8x8x8 RGB colour histogram (Hellinger), exact cosine search"
+    defaults = {"max_side": 640, "bins": 8}
+
+    @staticmethod
+    def vector(image: np.ndarray, *, bins: int = 8) -> np.ndarray:
+        """Square-rooted, unit-length histogram: the cosine of two is their
+        Bhattacharyya coefficient, which a plain matrix product searches exactly."""
+        from ..borders import fill_mask
+        from ..methods.histogram import histogram_features
+
+        fill = fill_mask(image)  # a rotated copy's corners are not picture
+        hist = histogram_features(image, {"color_space": "rgb", "bins": int(bins),
+                                          "mask": None if fill is None else ~fill})["hist"]
+        vector = np.sqrt(np.maximum(hist.ravel(), 0)).astype(np.float32)
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+    def vector_of(self, image, options):
+        return self.vector(image, bins=int(options["bins"]))
+
+
+class DeepVector(_Vector):
+    """Keras VGG16's 512-d embedding (``vgg16``; needs the ImageNet weights)."""
+
+    name = "vgg16"
+    summary = "Keras VGG16 (ImageNet) 512-d embedding, exact cosine search; needs weights"
+    defaults = {"max_side": 640, "weights": "imagenet"}
+
+    def check(self, options):
+        from ..methods.deep import _check_available
+
+        _check_available({"weights": options["weights"]})
+
+    def vector_of(self, image, options):
+        from ..methods.deep import vgg16_features
+
+        return vgg16_features(image, {"weights": options["weights"]})["vector"]
+
+
+#: Index methods by name; ``bow-verify`` is the default.
+BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (
+    VerifiedWords(), Words(), PerceptualHash(), ColourHistogram(), DeepVector(),
+    NaiveWords())}
+
+
+def get_backend(name: str) -> Backend:
+    """The backend of index method ``name``.
+
+    Examples
+    --------
+    >>> get_backend("phash").defaults["max_side"]
+    640
+    >>> get_backend("nope")
+    Traceback (most recent call last):
+    ...
+    simlab.errors.UnknownMethodError: unknown index method 'nope'; try one of: \
+bow-verify, bow, phash, histogram, vgg16, naive-bow
+    """
+    if name not in BACKENDS:
+        raise UnknownMethodError(
+            f"unknown index method {name!r}; try one of: {', '.join(BACKENDS)}")
+    return BACKENDS[name]
