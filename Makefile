@@ -24,16 +24,31 @@ $(ASSETS)/.installed:
 		@jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8
 	@touch $@
 
-# Debian's Chromium, for the test that opens the report in a real browser.
+# Debian's Chromium, for the tests that drive JupyterLab and the report in a real browser.
+# apt may upgrade other packages on the way; SIMLAB_SKIP_BROWSER=1 skips both the install
+# and the browser tests.
+SIMLAB_SKIP_BROWSER ?= 0
+export SIMLAB_SKIP_BROWSER
 chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	@case "$(SIMLAB_SKIP_BROWSER)" in \
+	""|0) command -v chromium >/dev/null || { \
+		echo "installing Debian's chromium with apt-get (it may upgrade other packages;" \
+			"SIMLAB_SKIP_BROWSER=1 skips this and the browser tests)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; } ;; \
+	*) echo "SIMLAB_SKIP_BROWSER=$(SIMLAB_SKIP_BROWSER): chromium not installed, browser tests skip" ;; \
+	esac
 
 test: setup report-assets chromium
 	SIMLAB_WIDGET_ASSETS=$(ASSETS)/node_modules $(BIN)/python -m pytest
 
+# As root (a container, a CI machine) Jupyter refuses to start without --allow-root, and
+# there is no desktop browser to open: print the URL instead.
+LAB_PORT ?= 8888
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root --no-browser)
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	@echo "JupyterLab on notebooks/: open the http://localhost:$(LAB_PORT)/lab?token=... URL printed below (Ctrl-C stops it)"
+	$(BIN)/jupyter lab notebooks/ --ServerApp.port=$(LAB_PORT) $(LAB_FLAGS)
 
 demo: setup
 	$(BIN)/simlab demo --out reports/demo

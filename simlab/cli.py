@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from .errors import InvalidParameterError, SimlabError
+from .errors import InvalidParameterError, MethodUnavailableError, SimlabError
 
 __all__ = ["main"]
 
@@ -82,15 +82,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import compare_all, resolve_methods
     from .files import atomic_path, json_ready
     from .io import load_image
+    from .registry import get_method
 
     methods = resolve_methods(args.method or ["all"])
     params = _parse_settings(args.set or [], methods)
+    # A method asked for by name must run (or the command fails, exit 2, saying why);
+    # "all" means "every method that can run here" and skips the others.
+    named = [] if "all" in (args.method or ["all"]) else methods
+    for name in named:
+        spec = get_method(name)
+        spec.ensure_available(spec.resolve(params.get(name)))
     image_a = load_image(args.a, max_side=args.max_side)
     image_b = load_image(args.b, max_side=args.max_side)
     frame = compare_all(image_a, image_b, methods, params=params)
     results = frame.attrs["results"]
     skipped = [{"method": row.method, "reason": row.skipped}
                for row in frame.itertuples() if isinstance(row.skipped, str)]
+    for item in skipped:
+        if item["method"] in named:
+            raise MethodUnavailableError(item["reason"])
+        if args.json:  # the table says so too; with --json, say it on stderr
+            print(f"simlab: skipped {item['method']}: {item['reason']}", file=sys.stderr)
     if args.draw:
         import matplotlib
         matplotlib.use("Agg")
@@ -128,8 +140,12 @@ def _image_format(path: str) -> str:
 def _cmd_pairs(args: argparse.Namespace) -> int:
     from .duplicates import find
     from .duplicates.report import pairs_payload, write_report
+    from .files import display_path
+    from .io import list_images
 
-    result = find(args.dir, method=args.method, threshold=args.threshold,
+    # The report may sit inside the folder: never read its pictures back as input.
+    images = list_images(args.dir, exclude=[args.out])
+    result = find(images, method=args.method, threshold=args.threshold,
                   max_side=args.max_side, workers=args.workers)
     table = write_report(result, args.out, max_side=args.max_side)
     if args.json:
@@ -140,10 +156,11 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
           f"{stats['pairs_possible']} pairs verified, {stats['flagged']} flagged "
           f"({stats['seconds']['total']:.1f} s)")
     for row in table.itertuples():
-        b = "(same image)" if row.a == row.b else row.b
-        print(f"{row.score:.2f}  {row.kind:<9} {row.inliers:>5} inliers  {row.a}  {b}")
+        b = "(same image)" if row.a == row.b else display_path(row.b)
+        print(f"{row.score:.2f}  {row.kind:<9} {row.inliers:>5} inliers  "
+              f"{display_path(row.a)}  {b}")
     for item in result.skipped:
-        print(f"skipped: {item['path']}: {item['reason']}")
+        print(f"skipped: {display_path(item['path'])}: {item['reason']}")
     print(f"wrote {args.out}/pairs.csv, {args.out}/index.html and {len(table)} pictures")
     return 0
 
@@ -222,6 +239,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    from .files import display_path, json_ready
     from .index import Index
 
     index = Index.load(args.index)
@@ -231,14 +249,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for query in args.query:
         hits = index.search(query, top=args.top)
         payload.append({"query": query, "results": [
-            {"rank": rank, "path": hit.path, "score": round(hit.score, 6)}
+            {"rank": rank, "path": hit.path, "score": round(hit.score, 6),
+             "details": json_ready(hit.details)}
             for rank, hit in enumerate(hits, start=1)]})
         if not args.json:
-            print(f"query: {query}")
+            print(f"query: {display_path(query)}")
             for rank, hit in enumerate(hits, start=1):
                 extra = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                                   for k, v in hit.details.items())
-                print(f"{rank:>3}  {hit.score:.3f}  {hit.path}  ({extra})")
+                print(f"{rank:>3}  {hit.score:.3f}  {display_path(hit.path)}  ({extra})")
     if args.json:
         print(json.dumps(payload, indent=2))
     return 0
@@ -250,7 +269,9 @@ def add_index_parsers(subparsers) -> None:
     ``simlab index DIR --index PATH [--method M] [--max-side PX] [--workers N]
     [--rebuild] [--json]`` builds or updates an index; ``simlab search QUERY... --index
     PATH [--top K] [--json]`` searches it. ``--json`` prints ``[{"query": ...,
-    "results": [{"rank": 1, "path": <absolute path>, "score": ...}]}]``.
+    "results": [{"rank": 1, "path": <absolute path>, "score": ..., "details": {...}}]}]``
+    (``details``: what the text output shows, e.g. ``verified``, ``inliers``); the text
+    output prints paths relative to the current directory when they are inside it.
 
     Examples
     --------
@@ -283,7 +304,8 @@ def add_index_parsers(subparsers) -> None:
     search.add_argument("--index", required=True, metavar="PATH", help="index directory")
     search.add_argument("--top", type=int, default=10, help="results per query (default 10)")
     search.add_argument("--json", action="store_true",
-                        help='print [{"query", "results": [{"rank", "path", "score"}]}]')
+                        help='print [{"query", "results": [{"rank", "path", "score", '
+                        '"details"}]}]')
     search.set_defaults(func=_cmd_search)
 
 
@@ -302,8 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("a", help="first image file")
     compare.add_argument("b", help="second image file")
     compare.add_argument("--method", action="append", metavar="NAME",
-                         help="method to run (repeatable); 'all' (default) runs every "
-                              "method that can run here")
+                         help="method to run (repeatable; a named method that cannot run "
+                              "here is an error, exit 2); 'all' (default) runs every method "
+                              "that can run here and lists the others as skipped")
     compare.add_argument("--set", action="append", metavar="KEY=VALUE",
                          help="method parameter, e.g. ratio=0.8 or sift.ratio=0.8")
     compare.add_argument("--json", action="store_true", help="print JSON")

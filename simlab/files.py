@@ -1,4 +1,5 @@
-"""Writing output files atomically: a reader never sees a half-written file."""
+"""Writing output files atomically (a reader never sees a half-written file), and how
+paths are printed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "write_json", "json_ready"]
+__all__ = ["atomic_path", "write_json", "json_ready", "display_path"]
 
 
 @contextlib.contextmanager
@@ -72,3 +73,27 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically."""
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(json_ready(data), indent=2) + "\n")
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """How the CLI prints a file: relative to the current directory when inside it,
+    absolute otherwise (one convention for ``pairs`` and ``search``).
+
+    JSON keeps each command's documented paths (``search``: absolute; ``pairs``: as
+    listed under the folder given).
+
+    Examples
+    --------
+    >>> import os
+    >>> display_path(os.path.join(os.getcwd(), "a", "b.png")) == os.path.join("a", "b.png")
+    True
+    >>> display_path("/") == os.path.abspath("/") or os.getcwd() == "/"
+    True
+    """
+    absolute = os.path.abspath(path)
+    here = os.getcwd()
+    try:
+        inside = os.path.commonpath([absolute, here]) == here
+    except ValueError:  # another drive (Windows)
+        inside = False
+    return os.path.relpath(absolute, here) if inside else absolute

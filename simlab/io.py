@@ -25,8 +25,9 @@ from .errors import (
     TruncatedImageError,
 )
 
-__all__ = ["load_image", "load_scaled", "list_images", "resize_longest_side",
-           "describe_source", "IMAGE_EXTENSIONS", "MIN_SIDE", "DEFAULT_MAX_PIXELS"]
+__all__ = ["load_image", "load_scaled", "list_images", "simlab_output_kind",
+           "resize_longest_side", "describe_source", "IMAGE_EXTENSIONS", "MIN_SIDE",
+           "DEFAULT_MAX_PIXELS"]
 
 ImageSource = Union[str, os.PathLike, np.ndarray, Image.Image]
 
@@ -303,29 +304,72 @@ def _load(source: ImageSource, max_side: int | None, max_pixels: int | None,
     return array, original
 
 
+def simlab_output_kind(folder: str | os.PathLike) -> str | None:
+    """``"index"`` or ``"pairs report"`` when simlab wrote ``folder``, else None.
+
+    An index holds ``index.json`` and ``arrays-*.npz``; a pairs report ``pairs.csv``,
+    ``skipped.csv``, ``index.html`` and ``pictures/``. Folder jobs skip both, so a
+    report written inside its own input is never read back as input.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> simlab_output_kind(d) is None
+    True
+    >>> for name in ("pairs.csv", "skipped.csv", "index.html"):
+    ...     _ = (d / name).write_text("")
+    >>> (d / "pictures").mkdir(); simlab_output_kind(d)
+    'pairs report'
+    """
+    folder = Path(folder)
+    if (folder / "index.json").is_file() and any(folder.glob("arrays-*.npz")):
+        return "index"
+    if all((folder / name).is_file() for name in ("pairs.csv", "skipped.csv", "index.html")
+           ) and (folder / "pictures").is_dir():
+        return "pairs report"
+    return None
+
+
 def list_images(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
-                recursive: bool = True) -> list[Path]:
+                recursive: bool = True,
+                exclude: Iterable[str | os.PathLike] = ()) -> list[Path]:
     """List the image files in a folder (sorted), or pass through a list of paths.
 
-    Files are chosen by name ending (see :data:`IMAGE_EXTENSIONS`); hidden files are
-    skipped. Whether they really decode is checked later, by :func:`load_image`.
+    Files are chosen by name ending (see :data:`IMAGE_EXTENSIONS`); hidden files and
+    folders are skipped, and so are the folders in ``exclude`` and every folder simlab
+    wrote (an index or a pairs report, see :func:`simlab_output_kind`). Whether files
+    really decode is checked later, by :func:`load_image`.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (d / "a.png").write_bytes(b""); _ = (d / "notes.txt").write_text("x")
-    >>> [p.name for p in list_images(d)]
-    ['a.png']
+    >>> (d / "out").mkdir(); _ = (d / "out" / "b.png").write_bytes(b"")
+    >>> [p.name for p in list_images(d)], [p.name for p in list_images(d, exclude=[d / "out"])]
+    (['a.png', 'b.png'], ['a.png'])
     """
     if not isinstance(folder, (str, os.PathLike)):
         return [Path(p) for p in folder]
     root = Path(folder)
     if not root.is_dir():
         raise ImageNotFoundError("is not a folder", os.fspath(root))
-    pattern = "**/*" if recursive else "*"
-    return sorted(
-        p for p in root.glob(pattern)
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    skipped = {os.path.realpath(p) for p in exclude}
+    seen = {os.path.realpath(root)}  # symlinked folders are followed, each once
+    found = []
+    for current, folders, files in os.walk(root, followlinks=True):
+        # Prune in place: os.walk then never descends into what we skip.
+        kept = []
+        for name in sorted(folders):
+            real = os.path.realpath(os.path.join(current, name))
+            if (recursive and not name.startswith(".") and real not in skipped
+                    and real not in seen and simlab_output_kind(real) is None):
+                seen.add(real)
+                kept.append(name)
+        folders[:] = kept
+        found.extend(Path(current) / name for name in files
+                     if not name.startswith(".")
+                     and Path(name).suffix.lower() in IMAGE_EXTENSIONS
+                     and os.path.isfile(os.path.join(current, name)))
+    return sorted(found)

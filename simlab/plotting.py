@@ -3,26 +3,102 @@
 Every function takes ``ax=None`` (a new figure is made when it is None), returns the
 :class:`matplotlib.figure.Figure`, and never calls ``plt.show()``: notebooks and
 reports decide how to show it.
+
+New figures come from :func:`new_figure`: through pyplot (so a notebook shows them at
+the end of the cell), or, inside :func:`pyplot_free`, as plain Figures on their own Agg
+canvas, which widgets render to PNG bytes in one step, on any thread, with no global
+state to race on.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import contextlib
+import contextvars
+import io as _io
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .results import Similarity
 
 __all__ = ["plot_pair", "plot_matches", "plot_ssim_map", "plot_histograms", "plot_scores",
-           "plot_similarity", "plot_comparison", "side_by_side"]
+           "plot_similarity", "plot_comparison", "side_by_side", "new_figure",
+           "pyplot_free", "figure_png"]
+
+# Context-local, so a widget drawing on its worker thread never changes how the
+# notebook's own cells make figures.
+_PYPLOT_FREE: contextvars.ContextVar[bool] = contextvars.ContextVar("simlab_pyplot_free",
+                                                                    default=False)
+
+
+@contextlib.contextmanager
+def pyplot_free() -> Iterator[None]:
+    """Inside, :func:`new_figure` (so every plot function here) bypasses pyplot.
+
+    The figures are not registered with pyplot: nothing displays or closes them behind
+    the caller's back, and they are freed with their last reference.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> before = plt.get_fignums()
+    >>> with pyplot_free():
+    ...     fig, ax = new_figure()
+    >>> plt.get_fignums() == before
+    True
+    """
+    token = _PYPLOT_FREE.set(True)
+    try:
+        yield
+    finally:
+        _PYPLOT_FREE.reset(token)
+
+
+def new_figure(rows: int = 1, columns: int = 1, *, figsize: tuple[float, float] = (8, 4),
+               squeeze: bool = True):
+    """A figure and its axes, like ``plt.subplots``; pyplot-free inside :func:`pyplot_free`.
+
+    Examples
+    --------
+    >>> fig, axes = new_figure(1, 2, figsize=(4, 2))
+    >>> len(fig.axes)
+    2
+    """
+    if _PYPLOT_FREE.get():
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize)
+        FigureCanvasAgg(fig)
+        return fig, fig.subplots(rows, columns, squeeze=squeeze)
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(rows, columns, figsize=figsize, squeeze=squeeze)
+
+
+def figure_png(fig, *, dpi: float = 80) -> bytes:
+    """The whole figure as PNG bytes, exactly ``figsize * dpi`` pixels (no tight crop).
+
+    Examples
+    --------
+    >>> with pyplot_free():
+    ...     fig, _ = new_figure(figsize=(4, 2))
+    >>> png = figure_png(fig, dpi=50)
+    >>> png[:4], len(png) > 100
+    (b'\\x89PNG', True)
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)  # a pyplot figure's GUI canvas may not draw off its thread
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    return buffer.getvalue()
 
 
 def _axes(ax, figsize=(8, 4)):
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
+        return new_figure(figsize=figsize)
     return ax.figure, ax
 
 
@@ -234,13 +310,11 @@ def plot_comparison(image_a: np.ndarray, image_b: np.ndarray, frame,
     >>> len(fig.axes)
     3
     """
-    import matplotlib.pyplot as plt
-
     results: Mapping[str, Similarity] = frame.attrs.get("results", {})
     panels = len(results) + 1
     rows = -(-panels // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.2 * rows),
-                             squeeze=False)
+    fig, axes = new_figure(rows, columns, figsize=(5.5 * columns, 4.2 * rows),
+                           squeeze=False)
     flat = axes.ravel()
     plot_scores(frame, ax=flat[0])
     flat[0].set_title("scores")

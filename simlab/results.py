@@ -171,7 +171,7 @@ class PairsResult:
     ----------
     table : pandas.DataFrame
         One row per flagged pair, columns :data:`PAIR_COLUMNS` (add your own, e.g.
-        whether a pair was planted: :func:`simlab.duplicates.report.browse_pairs` can
+        whether a pair was planted: :func:`simlab.lab.widgets.browse_pairs` can
         show them).
     matches : dict
         ``(a, b)`` -> :class:`PairMatch` of each flagged pair, for the pictures.

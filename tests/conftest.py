@@ -9,6 +9,12 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+#: Debian's Chromium, driven through the playwright package (never `playwright install`).
+CHROMIUM = os.environ.get("SIMLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+
 from simlab import samples  # noqa: E402
 
 
@@ -47,3 +53,38 @@ def image_files(tmp_path, original, copies):
     Image.fromarray(original).save(path_a)
     Image.fromarray(copies["jpeg30"]).save(path_b, quality=95)
     return path_a, path_b
+
+
+def browser_skip_reason() -> str | None:
+    """Why the browser tests cannot run here, or None.
+
+    ``SIMLAB_SKIP_BROWSER=1`` skips them on purpose; otherwise they need the
+    ``playwright`` package (a dev extra) and Chromium at ``$SIMLAB_CHROMIUM``
+    (default /usr/bin/chromium, installed by ``make chromium``).
+    """
+    if os.environ.get("SIMLAB_SKIP_BROWSER", "0") not in ("", "0"):
+        return "SIMLAB_SKIP_BROWSER is set"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return f"no Chromium at {CHROMIUM} (`make chromium` installs Debian's)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """Headless Chromium through playwright; skips with the reason when it cannot run."""
+    reason = browser_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

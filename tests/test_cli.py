@@ -47,6 +47,32 @@ def test_compare_all_lists_unavailable_vgg16_as_skipped(image_files, tmp_path):
     assert "SIMLAB_VGG16_WEIGHTS" in payload["skipped"][0]["reason"]
 
 
+def test_compare_named_method_that_cannot_run_is_an_error(image_files, tmp_path):
+    a, b = image_files
+    no_weights = {"KERAS_HOME": str(tmp_path / "keras"), "SIMLAB_VGG16_WEIGHTS": ""}
+    for extra in ([], ["--json"], ["--method", "sift"]):
+        done = run("compare", str(a), str(b), "--method", "vgg16", *extra, env=no_weights)
+        assert done.returncode == 2, (extra, done.stdout)
+        assert done.stdout == ""
+        error = done.stderr.strip()
+        assert error.startswith("simlab: error:") and "\n" not in error
+        assert "VGG16 ImageNet weights are not available offline" in error
+        assert "SIMLAB_VGG16_WEIGHTS" in error
+
+
+def test_compare_all_says_what_it_skipped(image_files, tmp_path):
+    a, b = image_files
+    no_weights = {"KERAS_HOME": str(tmp_path / "keras"), "SIMLAB_VGG16_WEIGHTS": ""}
+    table = run("compare", str(a), str(b), env=no_weights)
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith("vgg16"))
+    assert "skipped: VGG16 ImageNet weights are not available offline" in row
+    done = run("compare", str(a), str(b), "--method", "all", "--json", env=no_weights)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["skipped"][0]["method"] == "vgg16"
+    assert done.stderr.startswith("simlab: skipped vgg16: VGG16 ImageNet weights")
+
+
 def test_compare_table_and_drawing(image_files, tmp_path, capsys):
     a, b = image_files
     out = tmp_path / "figs" / "explain.png"

@@ -117,6 +117,63 @@ def test_pairs_cli_writes_csv_pictures_html_and_json(figure_folder, tmp_path, ca
     assert not [p for p in out.rglob(".*")]
 
 
+def test_pairs_report_inside_its_input_is_not_read_back(figure_folder, tmp_path):
+    """`simlab pairs . --out pairs-report`, twice, then `simlab index .`: as a user does."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "figure"
+    shutil.copytree(figure_folder[0], folder)
+    simlab = str(Path(sys.executable).with_name("simlab"))
+
+    def pairs(*extra):
+        done = subprocess.run([simlab, "pairs", ".", "--out", "pairs-report", *extra],
+                              cwd=folder, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    first = json.loads(pairs("--json").stdout)
+    assert len(first["pairs"]) == 3
+    second = pairs()
+    assert "3 flagged" in second.stdout and "pairs-report" not in second.stdout.split(
+        "wrote")[0]
+    # Paths print relative to the current directory, as the user typed the folder.
+    assert "fig1_a.png" in second.stdout and str(folder) not in second.stdout
+    third = json.loads(pairs("--json").stdout)
+    assert [(p["a"], p["b"]) for p in third["pairs"]] == \
+        [(p["a"], p["b"]) for p in first["pairs"]]
+    assert not [p for p in third["pairs"] if "pairs-report" in p["a"] + p["b"]]
+
+    # An index inside the folder is skipped too, and so is the report when indexing.
+    done = subprocess.run([simlab, "index", ".", "--index", "ix", "--method", "phash",
+                           "--json"], cwd=folder, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["images"] == 5  # the five good panels, no pictures
+    shutil.copy(folder / "fig1_a.png", folder / "ix" / "inside-the-index.png")
+    rerun = json.loads(pairs("--json").stdout)
+    assert not [p for p in rerun["pairs"] if "inside-the-index" in p["a"] + p["b"]]
+
+
+def test_pairs_report_removes_pictures_of_an_earlier_run(figure_folder, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "figure"
+    shutil.copytree(figure_folder[0], folder)
+    out = tmp_path / "report"
+    assert main(["pairs", str(folder), "--out", str(out)]) == 0
+    assert len(list((out / "pictures").glob("*.png"))) == 3
+    (folder / "fig5_b.png").unlink()  # the rotated copy: two of the three pairs go
+    (out / "pictures" / "my-notes.png").write_bytes(b"")  # not ours: kept
+    assert main(["pairs", str(folder), "--out", str(out)]) == 0
+    capsys.readouterr()
+    table = pd.read_csv(out / "pairs.csv")
+    assert len(table) == 1
+    assert sorted(p.name for p in (out / "pictures").iterdir()) == sorted(
+        [*table["picture"], "my-notes.png"])
+
+
 def test_pairs_cli_table_and_bad_threshold(figure_folder, tmp_path, capsys):
     folder, paths, _ = figure_folder
     assert main(["pairs", str(folder), "--out", str(tmp_path / "r")]) == 0
@@ -387,7 +444,7 @@ def test_bad_options_and_empty_input(tmp_path):
 
 
 def test_browse_pairs_slider_filters_by_threshold_and_draws_the_chosen_pair(figure_folder):
-    from simlab.duplicates.report import browse_pairs
+    from simlab.lab.widgets import browse_pairs
 
     folder, paths, _ = figure_folder
     result = duplicates.find(folder, progress=False, threshold=0)

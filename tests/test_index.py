@@ -191,6 +191,16 @@ def test_other_methods_find_a_recompressed_copy(folder, method):
     assert all(0.0 <= h.score <= 1.0 for h in hits)
 
 
+def test_naive_bow_baseline_is_named_for_what_it_is(capsys):
+    parser = argparse.ArgumentParser(prog="simlab")
+    add_index_parsers(parser.add_subparsers(dest="command"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["index", "--help"])
+    help_text = capsys.readouterr().out
+    assert "naive-bow" in help_text and "seed" not in help_text.lower()
+    assert "forum question" in simindex.METHODS["naive-bow"]
+
+
 def test_phash_index_handles_flips(folder):
     index = build(folder, method="phash", progress=False)
     hit = index.search(samples.flip(samples.sample_image("rocket", max_side=320)), top=1)[0]
@@ -246,12 +256,48 @@ def test_cli_index_then_search_json(folder, tmp_path, capsys):
         assert set(entry) == {"query", "results"}
         assert [r["rank"] for r in entry["results"]] == [1, 2]
         for result in entry["results"]:
-            assert set(result) == {"rank", "path", "score"}
+            # The documented fields, plus what the text output shows, in "details".
+            assert set(result) == {"rank", "path", "score", "details"}
             assert os.path.isabs(result["path"]) and 0.0 <= result["score"] <= 1.0
+            assert set(result["details"]) == {"hamming_distance", "mirrored"}
         assert Path(entry["results"][0]["path"]).name == expected
     # Plain text output names the hit too.
     assert _cli(["search", str(query_a), "--index", path, "--top", "1"]) == 0
     assert "rocket.png" in capsys.readouterr().out
+
+
+def test_cli_search_json_has_each_hits_details_and_text_paths_are_relative(
+        built, tmp_path, capsys, monkeypatch):
+    query = tmp_path / "query.jpg"
+    Image.fromarray(samples.crop(samples.sample_image("chelsea", max_side=320), 0.5)).save(
+        query, quality=40)
+    assert _cli(["search", str(query), "--index", str(built.path), "--top", "2",
+                 "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    first = payload[0]["results"][0]
+    assert Path(first["path"]).name == "chelsea.png" and os.path.isabs(first["path"])
+    assert first["details"]["verified"] is True and first["details"]["inliers"] >= 10
+    assert {"verified", "inliers"} <= set(payload[0]["results"][1]["details"])
+    # Text output: the same details; paths relative to the current directory (as pairs).
+    monkeypatch.chdir(Path(first["path"]).parent.parent)
+    assert _cli(["search", str(query), "--index", str(built.path), "--top", "1"]) == 0
+    text = capsys.readouterr().out
+    line = next(line for line in text.splitlines() if "chelsea.png" in line)
+    assert f"{Path(first['path']).parent.name}{os.sep}chelsea.png" in line
+    assert first["path"] not in line and "verified=True" in line
+
+
+def test_first_index_run_shows_no_empty_progress_line(tmp_path):
+    import subprocess
+    import sys
+
+    images = _write_folder(tmp_path / "images", ("coffee", "camera", "rocket"), side=200)
+    done = subprocess.run([str(Path(sys.executable).with_name("simlab")), "index",
+                           str(images), "--index", str(tmp_path / "ix")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "indexing (vocabulary sample)" in done.stderr  # the bar that did the work
+    assert " 0image" not in done.stderr and ": 0image" not in done.stderr
 
 
 def test_cli_reports_bad_index_and_bad_query_in_one_line(tmp_path, capsys, built):

@@ -158,3 +158,23 @@ def test_list_images(tmp_path):
         ["a.PNG", "b.jpg", "sub/c.tif"]
     with pytest.raises(errors.ImageNotFoundError):
         list_images(tmp_path / "missing")
+
+
+def test_list_images_skips_simlab_outputs_and_follows_symlinks_once(tmp_path):
+    from simlab.io import list_images
+
+    for name in ("a.png", "sub/b.jpg", "report/pictures/0001_a__b.png", "ix/c.png",
+                 "out/d.png", ".hidden/e.png"):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    for name in ("pairs.csv", "skipped.csv", "index.html"):  # a pairs report
+        (tmp_path / "report" / name).write_text("")
+    (tmp_path / "ix" / "index.json").write_text("{}")  # an index
+    (tmp_path / "ix" / "arrays-1.npz").write_bytes(b"")
+    (tmp_path / "sub" / "loop").symlink_to(tmp_path)  # a cycle must not hang
+    (tmp_path / "linked").symlink_to(tmp_path / "sub")
+    listed = [p.relative_to(tmp_path).as_posix() for p in
+              list_images(tmp_path, exclude=[tmp_path / "out"])]
+    assert listed == ["a.png", "linked/b.jpg"] or listed == ["a.png", "sub/b.jpg"]
+    assert [p.name for p in list_images(tmp_path, recursive=False)] == ["a.png"]

@@ -54,6 +54,8 @@ def test_pages_index_and_figures(built):
 
 
 def test_report_renders_widgets_in_headless_chromium(built, tmp_path):
+    if os.environ.get("SIMLAB_SKIP_BROWSER", "0") not in ("", "0"):
+        pytest.skip("SIMLAB_SKIP_BROWSER is set")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         if os.environ.get("CI"):
@@ -72,8 +74,36 @@ def test_report_renders_widgets_in_headless_chromium(built, tmp_path):
     # The html-manager replaced the stored state with live controls...
     assert dom.count("widget-slider") >= 3
     assert "widget-dropdown" in dom
-    # ...and the notebook's figures are there as images.
-    assert len(re.findall(r'<img[^>]+src="data:image/png', dom)) >= 2
+    # ...and the notebook's figures are there as images: inline ones as data URLs, the
+    # widget's figure (an ipywidgets.Image) as a blob URL.
+    assert len(re.findall(r'<img[^>]+src="data:image/png', dom)) >= 1
+    assert len(re.findall(r'<img[^>]+src="blob:', dom)) >= 1
+
+
+def test_report_page_loads_every_file_and_says_widgets_recompute_nothing(built,
+                                                                           chromium_browser):
+    out, _ = built
+    page = chromium_browser.new_page()
+    missing = []
+    page.on("requestfailed", lambda request: missing.append(request.url))
+    page.on("response", lambda response: missing.append(response.url)
+            if response.status >= 400 else None)
+    try:
+        page.goto((out / "site" / "00_quickstart.html").as_uri())
+        page.wait_for_selector(".widget-slider", timeout=60_000)
+        page.wait_for_selector(".widget-upload", timeout=30_000)
+        page.evaluate("() => document.fonts.ready")
+        page.wait_for_timeout(1000)
+        fonts = page.evaluate("""() => [...document.fonts]
+            .filter((f) => /awesome/i.test(f.family) && f.status !== "unloaded")
+            .map((f) => f.status)""")
+        note = page.locator(".simlab-static-note").first.inner_text()
+    finally:
+        page.close()
+    assert not missing, f"files the page could not load: {missing}"
+    # The upload buttons' icon font was requested and loaded (no box glyph).
+    assert fonts and all(status == "loaded" for status in fonts), fonts
+    assert "recomputes nothing" in note
 
 
 def test_failing_notebook_is_reported_and_others_still_run(tmp_path):

@@ -1,9 +1,9 @@
 """Pictures and pages for flagged pairs: what ``simlab pairs DIR --out OUT`` writes.
 
 Each picture shows the two images side by side with **only the RANSAC inliers** joined
-(seed 000 drew every ratio-test match, which is why its pictures were hard to trust)
-and the matched region outlined in both images: the part of each image the other
-covers once aligned, or, for copy-move, the two copies inside one image.
+(a blog post's per-pair loop drew every ratio-test match, which is why its pictures were
+hard to trust) and the matched region outlined in both images: the part of each image
+the other covers once aligned, or, for copy-move, the two copies inside one image.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["draw_pair", "plot_pair_match", "load_pair_images", "write_report",
-           "pairs_payload", "browse_pairs"]
+           "pairs_payload"]
 
 _INLIER = (50, 220, 50)
 _REGION = (255, 200, 0)
@@ -127,10 +127,10 @@ def plot_pair_match(image_a: np.ndarray, image_b: np.ndarray, match, *, ax=None,
     >>> features = duplicates.extract_features(image)
     >>> fig = plot_pair_match(image, image, duplicates.verify_pair(features, features))
     """
-    import matplotlib.pyplot as plt
+    from ..plotting import new_figure
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(9, 4.5))
+        fig, ax = new_figure(figsize=(9, 4.5))
     else:
         fig = ax.figure
     ax.imshow(draw_pair(image_a, image_b, match, max_lines=max_lines))
@@ -183,7 +183,8 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
     result : PairsResult
         From :func:`simlab.duplicates.find`.
     out : path
-        Output folder (created). Every file is written atomically.
+        Output folder (created). Every file is written atomically; pictures of an
+        earlier run that this one does not rewrite are removed.
     max_side : int, optional
         The ``max_side`` ``find`` used (default: read from ``result.stats``).
 
@@ -225,6 +226,10 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
             if not cv2.imwrite(str(temporary), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
                 raise OSError(f"could not write {pictures / name}")
         names.append(name)
+    # Pictures of an earlier run that this one did not rewrite would be shown as evidence.
+    for stale in pictures.glob("[0-9][0-9][0-9][0-9]_*.png"):
+        if stale.name not in names:
+            stale.unlink()
     table = result.table.copy()
     table["picture"] = names
     with atomic_path(out / "pairs.csv") as temporary:
@@ -279,76 +284,3 @@ image: exact, re-saved or recoloured), <b>crop</b> (partial overlap), <b>rotatio
 <p><small>options: {options}</small></p>
 </body></html>
 """
-
-
-def browse_pairs(result, *, threshold: float = 0.3, max_side: int | None = None,
-                 columns: tuple[str, ...] = ("a", "b", "kind", "score", "inliers",
-                                             "inlier_ratio"), rows: int = 12):
-    """A threshold slider over :func:`~simlab.duplicates.find`'s pairs and the picture of one.
-
-    Run ``find`` with low gates (``threshold=0``) to browse what a stricter threshold
-    would hide. Extra columns of ``result.table`` (say, whether a pair was planted) can be
-    listed through ``columns``; the table shows the ``rows`` pairs around the one drawn
-    (outputs stay small, which keeps headless notebook runs from stalling).
-
-    Returns
-    -------
-    simlab.lab.widgets.WidgetHandle
-        ``controls["threshold"]`` and ``controls["rank"]`` (1 = most certain pair above
-        the threshold); ``handle.frame`` is the table shown and ``handle.figure`` the
-        picture of the chosen pair.
-
-    Examples
-    --------
-    >>> from simlab.results import PairsResult
-    >>> ui = browse_pairs(PairsResult.empty())
-    >>> ui.controls["threshold"].value = 0.5
-    >>> len(ui.frame), ui.figure is None
-    (0, True)
-    """
-    from ..errors import MethodUnavailableError
-    from ..lab.widgets import WidgetHandle
-
-    try:
-        import ipywidgets as widgets
-    except ImportError:  # pragma: no cover - ipywidgets is a dependency
-        raise MethodUnavailableError("browse_pairs needs ipywidgets: pip install ipywidgets"
-                                     ) from None
-    if max_side is None:
-        max_side = result.stats.get("options", {}).get("max_side")
-    matches, frame = result.matches, result.table
-    slider = {"continuous_update": False, "style": {"description_width": "initial"}}
-    controls = {
-        "threshold": widgets.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.05,
-                                         description="score threshold", **slider),
-        "rank": widgets.IntSlider(value=1, min=1, max=max(1, len(frame)),
-                                  description="pair shown (rank)", **slider),
-    }
-
-    def compute(handle: WidgetHandle) -> None:
-        import matplotlib.pyplot as plt
-
-        shown = frame[frame["score"] >= handle.controls["threshold"].value]
-        rank = min(handle.controls["rank"].value, len(shown))
-        table = shown[list(columns)].copy()
-        for side in ("a", "b"):
-            table[side] = [Path(p).name for p in table[side]]
-        table.index = range(1, len(table) + 1)  # ranks, as the slider counts them
-        first = max(0, min(rank - 1 - rows // 2, len(table) - rows))
-        handle.frame = table.iloc[first:first + rows]
-        handle.figure = None
-        if len(shown):
-            row = shown.iloc[rank - 1]
-            match = matches[(row["a"], row["b"])]
-            fig, ax = plt.subplots(figsize=(7, 3.5))
-            plot_pair_match(*load_pair_images(match, max_side=max_side), match, ax=ax)
-            handle.figure = fig
-
-    handle = WidgetHandle(widgets.VBox([widgets.HBox(list(controls.values())),
-                                        widgets.Output()]),
-                          controls, None, _compute=compute)
-    handle.output = handle.widget.children[1]
-    for control in controls.values():
-        control.observe(handle.update, names="value")
-    handle.update()
-    return handle

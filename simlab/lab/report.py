@@ -223,8 +223,9 @@ def _index_page(runs: Sequence[NotebookRun], figures: Sequence[Path], out: Path)
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}
 td{{padding:0.2em 1em}} figure{{display:inline-block;margin:0.5em}}</style></head>
 <body><h1>simlab report</h1>
-<p>Every notebook executed headless on {time.strftime('%Y-%m-%d %H:%M')}; the sliders in
-each page are live widgets rendered from stored state (they replay what was computed).</p>
+<p>Every notebook executed headless on {time.strftime('%Y-%m-%d %H:%M')}. The sliders in
+each page show the state the notebook ran with: moving them recomputes nothing (there is no
+Python kernel behind a static page); open the notebooks in JupyterLab to explore.</p>
 <table><tr><th>notebook</th><th>run time</th><th>status</th></tr>
 {rows}
 </table>

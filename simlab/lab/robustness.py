@@ -1,8 +1,8 @@
 """Robustness curves: each method's score as one edit gets stronger.
 
 The curve makes visible why a method "stops finding the image once the query differs
-more" (seed 004): a global method falls off a cliff while a verified keypoint method
-degrades slowly.
+more" (as a well-known forum question puts it): a global method falls off a cliff while
+a verified keypoint method degrades slowly.
 """
 
 from __future__ import annotations
@@ -81,12 +81,11 @@ def plot_robustness(curve, *, ax=None):
     >>> fig = plot_robustness(robustness_curve(sample_image("camera", max_side=96), "crop",
     ...                                        [0.0, 0.5], ["histogram"]))
     """
-    import matplotlib.pyplot as plt
-
+    from ..plotting import new_figure
     from .samples import TRANSFORMS
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 3.8))
+        fig, ax = new_figure(figsize=(6.5, 3.8))
     else:
         fig = ax.figure
     for method, group in curve.groupby("method", sort=False):

@@ -21,7 +21,8 @@ __all__ = ["quick_mode", "sample_image", "SAMPLE_NAMES", "crop", "jpeg", "downsc
            "hue_shift", "flip", "text_overlay", "brightness_contrast", "grayscale",
            "transform", "TRANSFORMS", "Pair", "teaching_pairs", "synthetic_cells"]
 
-#: Names of :func:`skimage.data` images that load offline (shared/PITFALLS.md).
+#: Names of :func:`skimage.data` images that ship with scikit-image and load offline
+#: (others, such as ``brain`` or ``cells3d``, need a download).
 SAMPLE_NAMES = ("astronaut", "camera", "coffee", "chelsea", "coins", "moon", "retina",
                 "rocket", "immunohistochemistry", "hubble_deep_field", "cell", "cat",
                 "page", "text", "clock", "horse", "grass", "gravel", "brick")
@@ -138,7 +139,7 @@ def rotate(image: np.ndarray, degrees: float = 10.0) -> np.ndarray:
 
 
 def hue_shift(image: np.ndarray, degrees: float = 60.0) -> np.ndarray:
-    """Rotate every hue by ``degrees`` (a recoloured copy, as in seed 000's figure).
+    """Rotate every hue by ``degrees`` (a recoloured copy, like a recoloured figure panel).
 
     Examples
     --------

@@ -1,8 +1,9 @@
 """Colour and grey histograms compared with OpenCV's ``compareHist``.
 
 A histogram ignores where pixels are, so it survives crops, flips and rotations, but
-not recolouring, grey conversion or brightness changes. The seeds' "ignore white"
-option drops the white background of figure panels before counting.
+not recolouring, grey conversion or brightness changes. The "ignore white" option (from
+a widely shared notebook of image-similarity approaches) drops the white background of
+figure panels before counting.
 """
 
 from __future__ import annotations

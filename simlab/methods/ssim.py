@@ -93,7 +93,7 @@ def compare_ssim(features_a: Features, features_b: Features,
             f"ssim.win_size must be odd and at most the smaller side ({smallest} px); "
             f"got {win_size}")
     # Float input with an explicit data_range: uint8-vs-float and int64 inputs make
-    # skimage infer a wrong range (shared/PITFALLS.md).
+    # skimage infer a wrong range (int64 gives 1.0 for different images).
     kwargs: dict[str, Any] = {"data_range": 255.0, "full": True}
     if gaussian:
         kwargs.update(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
