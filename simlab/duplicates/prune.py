@@ -14,8 +14,10 @@ import numpy as np
 
 __all__ = ["candidate_pairs"]
 
-#: Vocabulary of the pruning: 128 learnt cells of 128 words each, and their mirrors.
-WORDS, BRANCHES, SAMPLE = 2 * 128 * 128, 128, 100_000
+#: Vocabulary of the pruning: 128 learnt cells of 128 words each, and their mirrors,
+#: from 100,000 descriptors in 4 k-means steps per level. A rough vocabulary suffices to
+#: rank candidates (the verifier decides), and its training is the pruning's main cost.
+WORDS, BRANCHES, SAMPLE, ITERATIONS = 2 * 128 * 128, 128, 100_000, 4
 
 
 def candidate_pairs(descriptor_sets: Sequence[np.ndarray], *, neighbours: int = 6,
@@ -52,7 +54,8 @@ def candidate_pairs(descriptor_sets: Sequence[np.ndarray], *, neighbours: int = 
     with one_blas_thread():
         pool = np.concatenate([d for d in descriptor_sets if len(d)]).astype(np.float32)
         vocabulary = train_vocabulary(pool, words=WORDS, branches=BRANCHES, seed=seed,
-                                      sample=SAMPLE, mirror_closed=True)
+                                      sample=SAMPLE, mirror_closed=True,
+                                      iterations=ITERATIONS)
         sizes = [len(d) for d in descriptor_sets]
         words = vocabulary.assign(np.concatenate(descriptor_sets).astype(np.float32))
         lists = np.split(words, np.cumsum(sizes)[:-1])

@@ -84,7 +84,11 @@ def distinct(points: np.ndarray) -> int:
     2
     """
     points = np.asarray(points)
-    return len(np.unique(np.round(points), axis=0)) if len(points) else 0
+    if not len(points):
+        return 0
+    # One integer key per rounded place: a 1-D unique is many times faster than rows.
+    rounded = np.round(points.astype(np.float64)).astype(np.int64)
+    return len(np.unique((rounded[:, 0] << 32) + (rounded[:, 1] & 0xFFFFFFFF)))
 
 
 def _local_linear(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -302,8 +306,10 @@ def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.n
                             "correspondences")
     if check_orientation and "angles" in a and "angles" in b and "sizes" in a \
             and "sizes" in b:
-        mask = mask & _consistent(matrix, a, b, pairs, max_angle=max_angle,
-                                  max_size_ratio=max_size_ratio)
+        kept = np.flatnonzero(mask)  # only RANSAC's inliers need checking
+        mask = mask.copy()
+        mask[kept] = _consistent(matrix, a, b, pairs[kept], max_angle=max_angle,
+                                 max_size_ratio=max_size_ratio)
     inliers = min(distinct(points_a[mask]), distinct(points_b[mask]))
     if inliers < 2:  # nothing the transform explains survives the guard
         return Verification(pairs, empty, None, 0, correspondences, model,
