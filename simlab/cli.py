@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any, Sequence
 
+from .comparison import DEFAULT_MAX_SIDE
 from .errors import InvalidParameterError, SimlabError
 
 __all__ = ["main"]
@@ -84,9 +85,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     methods = resolve_methods(args.method or ["all"])
     params = _parse_settings(args.set or [], methods)
-    image_a = load_image(args.a, max_side=args.max_side)
-    image_b = load_image(args.b, max_side=args.max_side)
-    frame = compare_all(image_a, image_b, methods, params=params)
+    max_side = args.max_side or None  # 0: full size
+    image_a = load_image(args.a, max_side=max_side)
+    image_b = load_image(args.b, max_side=max_side)
+    frame = compare_all(image_a, image_b, methods, params=params, max_side=None)
     results = frame.attrs["results"]
     skipped = [{"method": row.method, "reason": row.skipped}
                for row in frame.itertuples() if isinstance(row.skipped, str)]
@@ -188,6 +190,33 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _max_side_or_zero(text: str) -> int:
+    """``--max-side``: a whole number of pixels (at least the minimum side), or 0."""
+    from .io import MIN_SIDE
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") \
+            from None
+    if value != 0 and value < MIN_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_SIDE} px (or 0 for full size), got {value}")
+    return value
+
+
+def _max_side(text: str) -> int:
+    """``--max-side`` of folder jobs: a whole number of pixels, at least 64."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") \
+            from None
+    if value < 64:
+        raise argparse.ArgumentTypeError(f"must be at least 64 px, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``simlab`` command."""
     parser = argparse.ArgumentParser(
@@ -210,8 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true", help="print JSON")
     compare.add_argument("--draw", metavar="OUT.png", help="save a figure explaining each "
                          "method's result")
-    compare.add_argument("--max-side", type=int, default=None, metavar="PX",
-                         help="shrink both images so the longest side is at most PX")
+    compare.add_argument("--max-side", type=_max_side_or_zero, default=DEFAULT_MAX_SIDE,
+                         metavar="PX", help=f"shrink both images so the longest side is at "
+                         f"most PX (default {DEFAULT_MAX_SIDE}, for speed and bounded "
+                         "memory); 0 compares at full size, within the memory budget "
+                         "SIMLAB_MEMORY_BUDGET_MB (default 2048)")
     compare.set_defaults(func=_cmd_compare)
 
     pairs = sub.add_parser("pairs", help="find duplicated images in a folder (rotated, "
@@ -223,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local features (default rootsift)")
     pairs.add_argument("--threshold", type=float, default=0.3,
                        help="smallest score flagged, 0..1 (default 0.3)")
-    pairs.add_argument("--max-side", type=int, default=800, metavar="PX",
+    pairs.add_argument("--max-side", type=_max_side, default=800, metavar="PX",
                        help="shrink images to this longest side first (default 800)")
     pairs.add_argument("--workers", type=int, default=2, help="threads (default 2)")
     pairs.add_argument("--json", action="store_true", help="print JSON")

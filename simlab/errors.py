@@ -17,11 +17,21 @@ __all__ = [
     "ImageTooSmallError",
     "ImageTooLargeError",
     "InvalidArrayError",
+    "NotAFileError",
+    "UnsupportedImageFormatError",
+    "NoImagesError",
     "SizeMismatchError",
     "UnknownMethodError",
     "InvalidParameterError",
     "MethodUnavailableError",
     "WeightsNotFoundError",
+    "IndexError_",
+    "IndexNotFoundError",
+    "CorruptIndexError",
+    "ForeignIndexError",
+    "IndexVersionError",
+    "IndexLockedError",
+    "IndexConflictError",
 ]
 
 
@@ -86,6 +96,18 @@ class InvalidArrayError(ImageLoadError, ValueError):
     """A numpy array has a dtype or shape that is not an image."""
 
 
+class NotAFileError(ImageLoadError):
+    """The path is a directory, a FIFO, a socket or a device, not a regular file."""
+
+
+class UnsupportedImageFormatError(NotAnImageError):
+    """An image-like file in a format simlab cannot read (SVG, HEIC, a ``.npy``...)."""
+
+
+class NoImagesError(SimlabError):
+    """A job was given a folder or list with no image simlab could read."""
+
+
 class SizeMismatchError(SimlabError, ValueError):
     """Two images must have the same size for this method and policy."""
 
@@ -107,3 +129,41 @@ class MethodUnavailableError(SimlabError):
 
 class WeightsNotFoundError(MethodUnavailableError):
     """Deep-model weights are not available offline."""
+
+
+class IndexError_(SimlabError):
+    """An index directory cannot be used (base class of the index errors).
+
+    Named with a trailing underscore so it does not shadow Python's ``IndexError``.
+    """
+
+
+class IndexNotFoundError(IndexError_, FileNotFoundError):
+    """No index at that path."""
+
+
+class CorruptIndexError(IndexError_):
+    """The index files are damaged: unreadable JSON, truncated arrays, mismatched parts.
+
+    The message names the field (``index.json: files[3].path ...``) that is wrong.
+    """
+
+
+class ForeignIndexError(IndexError_):
+    """The path holds something that is not a simlab index (or another method's index)."""
+
+
+class IndexVersionError(IndexError_):
+    """The index was written in a format version this simlab does not read."""
+
+
+class IndexLockedError(IndexError_):
+    """Another process is updating the index (it holds the index's lock file)."""
+
+    def __init__(self, message: str, path: str | None = None, pid: int | None = None):
+        self.pid = pid
+        super().__init__(message, path)
+
+
+class IndexConflictError(IndexError_):
+    """The index changed on disk since it was loaded: saving would lose that update."""

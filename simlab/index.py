@@ -76,12 +76,15 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from .errors import InvalidParameterError, SimlabError, UnknownMethodError
+from .errors import (CorruptIndexError, ForeignIndexError, IndexConflictError,
+                     IndexError_, IndexLockedError, IndexNotFoundError, IndexVersionError,
+                     InvalidParameterError, NoImagesError, SimlabError, UnknownMethodError)
 from .io import load_scaled
 
 __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
            "FORMAT_VERSION", "IndexError_", "IndexNotFoundError", "CorruptIndexError",
-           "ForeignIndexError", "IndexVersionError", "add_index_parsers", "rank_fusion",
+           "ForeignIndexError", "IndexVersionError", "IndexLockedError",
+           "IndexConflictError", "add_index_parsers", "rank_fusion",
            "verify_words"]
 
 #: ``format`` field of ``index.json``: what tells a simlab index from any other folder.
@@ -142,29 +145,6 @@ _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "histogram": {"max_side": 640, "bins": 8},
     "vgg16": {"max_side": 640, "weights": "imagenet"},
 }
-
-
-class IndexError_(SimlabError):
-    """An index directory cannot be used (base class of the index errors).
-
-    Named with a trailing underscore so it does not shadow Python's ``IndexError``.
-    """
-
-
-class IndexNotFoundError(IndexError_, FileNotFoundError):
-    """No index at that path."""
-
-
-class CorruptIndexError(IndexError_):
-    """The index files are damaged: unreadable JSON, truncated arrays, mismatched parts."""
-
-
-class ForeignIndexError(IndexError_):
-    """The path holds something that is not a simlab index (or another method's index)."""
-
-
-class IndexVersionError(IndexError_):
-    """The index was written in a format version this simlab does not read."""
 
 
 class SearchHit(NamedTuple):
