@@ -66,8 +66,6 @@ import argparse
 import json
 import os
 import time
-import uuid
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -291,6 +289,8 @@ class Index:
     created: str = ""
     #: Summary of the last :meth:`sync` or :meth:`add` run by :func:`build`.
     last_update: dict[str, Any] | None = field(default=None, repr=False)
+    #: The generation on disk this index was loaded from or last saved as.
+    _generation: str | None = field(default=None, repr=False)
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -463,6 +463,9 @@ class Index:
                                      desc="indexing (vocabulary sample)")
         descriptors = [f["descriptors"] for _, _, f, _ in sampled if f is not None]
         pool = np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.float32)
+        if not descriptors and not rest:  # nothing readable: say which files and why
+            raise NoImagesError(_nothing_indexed(
+                [{"path": path, "reason": reason} for path, _, _, reason in sampled]))
         if len(pool) == 0:
             raise InvalidParameterError(
                 "no keypoints in any readable image: nothing to learn a vocabulary from "
@@ -521,39 +524,44 @@ class Index:
         return np.array([f[key] for f in self._features], np.float32).reshape(count, width)
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the index directory atomically (arrays first, ``index.json`` last).
+        """Write the index directory: arrays first, ``index.json`` last, under the lock.
 
         A reader sees either the old index or the new one: ``index.json`` names the
-        arrays file of its own generation, and old generations are removed afterwards.
+        arrays file of its own generation, and old generations are removed afterwards
+        (:mod:`simlab.storage`). Another process updating the same index meanwhile
+        raises :class:`~simlab.errors.IndexLockedError`; an index that another process
+        saved since this one was loaded raises :class:`~simlab.errors.IndexConflictError`
+        (saving would silently drop that update).
         """
-        from .files import atomic_path, write_json
+        from . import __version__
+        from .storage import current_generation, index_lock, write_generation
 
         target = Path(path) if path is not None else self.path
         if target is None:
             raise InvalidParameterError("Index.save needs a path (none was loaded or given)")
         _check_writable(target)
-        target.mkdir(parents=True, exist_ok=True)
-        generation = uuid.uuid4().hex
-        arrays_name = f"arrays-{generation}.npz"
-        arrays = self._arrays()
-        arrays["generation"] = np.array(generation)
-        with atomic_path(target / arrays_name) as temporary:
-            with open(temporary, "wb") as handle:
-                np.savez(handle, **arrays)
-        from . import __version__
-
-        manifest = {
-            "format": FORMAT, "version": FORMAT_VERSION, "simlab_version": __version__,
-            "method": self.method, "options": self.options, "generation": generation,
-            "arrays": arrays_name, "created": self.created or _now(), "updated": _now(),
-            "count": len(self.files),
-            "vocabulary_words": self.vocabulary.words if self.vocabulary is not None else None,
-            "files": self.files, "skipped": self.skipped,
-        }
-        write_json(target / MANIFEST, manifest)
-        for old in target.glob("arrays-*.npz"):
-            if old.name != arrays_name:
-                old.unlink(missing_ok=True)
+        with index_lock(target):
+            if self._generation is not None and self.path is not None \
+                    and os.path.realpath(self.path) == os.path.realpath(target) \
+                    and current_generation(target) not in (None, self._generation):
+                raise IndexConflictError(
+                    "another process updated this index after it was loaded; saving would "
+                    "drop its images: load the index again and redo the update (or use "
+                    "`simlab index`, which loads and saves under one lock)",
+                    os.fspath(target))
+            if self.method in _WORD_METHODS and self.vocabulary is None:
+                raise NoImagesError("no image was indexed, so there is no vocabulary to "
+                                    "save; add images first", os.fspath(target))
+            manifest = {
+                "format": FORMAT, "version": FORMAT_VERSION, "simlab_version": __version__,
+                "method": self.method, "options": self.options,
+                "created": self.created or _now(), "updated": _now(),
+                "count": len(self.files),
+                "vocabulary_words": (self.vocabulary.words if self.vocabulary is not None
+                                     else None),
+                "files": self.files, "skipped": self.skipped,
+            }
+            self._generation = write_generation(target, self._arrays(), manifest)
         self.path = target
         return target
 
@@ -561,17 +569,23 @@ class Index:
     def load(cls, path: str | os.PathLike) -> "Index":
         """Open an index directory written by :meth:`save`.
 
+        Everything read is checked: the arrays file must be the one of this generation
+        inside the folder, and every field its type, range and shape.
+
         Raises
         ------
         IndexNotFoundError
-            Nothing at ``path``.
+            Nothing at ``path`` (or only what an interrupted first build left).
         ForeignIndexError
             ``path`` is not a simlab index.
         IndexVersionError
             Written by a simlab with another index format: rebuild it.
         CorruptIndexError
-            Unreadable JSON, a missing or truncated arrays file, or parts that disagree.
+            Unreadable JSON, a missing or truncated arrays file, or a field with a wrong
+            type, range or shape; the message names the field.
         """
+        from .storage import is_index_file, read_generation
+
         root = Path(path)
         label = os.fspath(root)
         if not root.exists():
@@ -579,86 +593,91 @@ class Index:
                                      f"--index {label}` or simlab.index.build()", label)
         if not root.is_dir():
             raise ForeignIndexError("is a file, not a simlab index directory", label)
-        manifest_path = root / MANIFEST
-        if not manifest_path.is_file():
+        if not (root / MANIFEST).exists():
+            try:
+                names = [entry.name for entry in root.iterdir()]
+            except OSError:
+                names = []
+            if names and all(is_index_file(name) for name in names):
+                raise IndexNotFoundError(
+                    f"no {MANIFEST}: the first build of this index was interrupted; run "
+                    f"`simlab index DIR --index {label}` again to build it", label)
             raise ForeignIndexError(f"no {MANIFEST}: not a simlab index directory", label)
+        manifest, arrays = read_generation(
+            root, check=lambda found: _check_manifest(found, label))
+        index = cls(method=manifest["method"], options=dict(manifest["options"]),
+                    files=[dict(entry) for entry in manifest["files"]],
+                    skipped=[dict(entry) for entry in manifest.get("skipped", [])],
+                    path=root, created=manifest.get("created", ""))
+        index._generation = manifest["generation"]
         try:
-            manifest = json.loads(manifest_path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptIndexError(f"{MANIFEST} is not valid JSON ({exc}); rebuild the "
-                                    "index with --rebuild", label) from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise ForeignIndexError(f"{MANIFEST} is not a simlab index manifest (no "
-                                    f"\"format\": \"{FORMAT}\")", label)
-        if manifest.get("version") != FORMAT_VERSION:
-            raise IndexVersionError(
-                f"index format version {manifest.get('version')!r}, this simlab reads "
-                f"version {FORMAT_VERSION}; rebuild it with `simlab index DIR --index "
-                f"{label} --rebuild`", label)
-        try:
-            method = manifest["method"]
-            files = list(manifest["files"])
-            arrays_path = root / manifest["arrays"]
-            generation = manifest["generation"]
-            if method not in METHODS:
-                raise KeyError(method)
-        except (KeyError, TypeError) as exc:
-            raise CorruptIndexError(f"{MANIFEST} lacks or mangles {exc}; rebuild the index",
-                                    label) from None
-        try:
-            with np.load(arrays_path, allow_pickle=False) as stored:
-                arrays = {key: stored[key] for key in stored.files}
-        except FileNotFoundError:
-            raise CorruptIndexError(f"{manifest['arrays']} is missing; rebuild the index",
-                                    label) from None
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-            raise CorruptIndexError(f"{manifest['arrays']} is truncated or damaged ({exc}); "
-                                    "rebuild the index with --rebuild", label) from None
-        if str(arrays.get("generation", "")) != generation:
-            raise CorruptIndexError(f"{manifest['arrays']} does not belong to this "
-                                    f"{MANIFEST}; rebuild the index", label)
-        index = cls(method=method, options=dict(manifest.get("options", {})), files=files,
-                    skipped=list(manifest.get("skipped", [])), path=root,
-                    created=manifest.get("created", ""))
-        try:
-            index._unpack(arrays)
-        except (KeyError, ValueError, IndexError) as exc:
+            index._unpack(arrays, manifest.get("vocabulary_words"))
+        except _Invalid as exc:
+            raise CorruptIndexError(f"{manifest['arrays']}: {exc}; rebuild the index with "
+                                    "--rebuild", label) from None
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
             raise CorruptIndexError(f"the arrays disagree with {MANIFEST} ({exc}); rebuild "
-                                    "the index", label) from None
+                                    "the index with --rebuild", label) from None
         return index
 
-    def _unpack(self, arrays: dict[str, np.ndarray]) -> None:
+    def _unpack(self, arrays: dict[str, np.ndarray], vocabulary_words: int | None = None
+                ) -> None:
         count = len(self.files)
-        scales, shapes = arrays["scales"], arrays["shapes"]
-        if len(scales) != count or len(shapes) != count:
-            raise ValueError(f"{len(scales)} images stored, {count} listed")
+        scales = _array(arrays, "scales", (count,), "f")
+        shapes = _array(arrays, "shapes", (count, 2), "i")
+        if not (np.isfinite(scales).all() and (scales > 0).all()):
+            raise _Invalid("'scales' must be finite and positive")
+        if (shapes < 1).any():
+            raise _Invalid("'shapes' must be positive image sizes")
         features: list[dict[str, np.ndarray]] = [
             {"scale": scales[i], "shape": shapes[i]} for i in range(count)]
         if self.method in _WORD_METHODS:
             from .vocabulary import Vocabulary
 
+            top = _array(arrays, "vocabulary_top", (None, 128), "f")
+            sub = _array(arrays, "vocabulary_sub", (len(top), None, 128), "f")
+            _array(arrays, "vocabulary_trained_on", (), "i")
+            if len(top) == 0 or sub.shape[1] == 0 or not (np.isfinite(top).all()
+                                                         and np.isfinite(sub).all()):
+                raise _Invalid("the vocabulary ('vocabulary_top', 'vocabulary_sub') must "
+                               "be non-empty and finite")
             self.vocabulary = Vocabulary.from_arrays(arrays)
-            offsets = arrays["offsets"]
-            words = arrays["words"].astype(np.int64)
-            if len(offsets) != count + 1 or offsets[-1] != len(words):
-                raise ValueError("word offsets do not match the words stored")
-            points = arrays.get("points")
+            if vocabulary_words is not None and vocabulary_words != self.vocabulary.words:
+                raise _Invalid(f"the vocabulary has {self.vocabulary.words} words, "
+                               f"{MANIFEST} field 'vocabulary_words' says {vocabulary_words}")
+            offsets = _array(arrays, "offsets", (count + 1,), "i").astype(np.int64)
+            words = _array(arrays, "words", (None,), "u").astype(np.int64)
+            if offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != len(words):
+                raise _Invalid("'offsets' must rise from 0 to the number of words stored")
+            if len(words) and int(words.max()) >= self.vocabulary.words:
+                raise _Invalid(f"'words' holds word {int(words.max())}, past the "
+                               f"vocabulary's {self.vocabulary.words} words")
+            points = None
+            if self.method != "seed004":
+                points = _array(arrays, "points", (len(words), 2), "f").astype(np.float32)
+                owners = np.repeat(np.arange(count), np.diff(offsets))
+                bounds = shapes[owners][:, ::-1].astype(np.float32) + 1  # (width, height)
+                if not (np.isfinite(points).all() and (points >= -1).all()
+                        and (points <= bounds).all()):
+                    raise _Invalid("'points' must lie inside their images")
             for i in range(count):
                 part = slice(offsets[i], offsets[i + 1])
                 features[i]["words"] = words[part]
                 if points is not None:
-                    features[i]["points"] = points[part].astype(np.float32)
+                    features[i]["points"] = points[part]
         if self.method == "phash":
             for side in ("", "_mirrored"):
-                stored = arrays[f"hashes{side}"]
-                if len(stored) != count:
-                    raise ValueError(f"{len(stored)} hashes stored, {count} listed")
+                stored = _array(arrays, f"hashes{side}", (count, 8), "u")
+                if stored.dtype != np.uint8:
+                    raise _Invalid(f"'hashes{side}' must be uint8, got {stored.dtype}")
                 for i in range(count):
                     features[i][f"hash{side}"] = stored[i]
         for name, key in _VECTORS.get(self.method, {}).items():
-            vectors = arrays[name].astype(np.float32)
-            if len(vectors) != count:
-                raise ValueError(f"{len(vectors)} {name} stored, {count} listed")
+            vectors = _array(arrays, name, (count, _vector_width(self.method, name,
+                                                                 self.options)), "f")
+            vectors = vectors.astype(np.float32)
+            if not np.isfinite(vectors).all():
+                raise _Invalid(f"'{name}' holds NaN or infinite values")
             for i in range(count):
                 features[i][key] = vectors[i]
         self._features = features
@@ -1006,17 +1025,146 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+class _Invalid(ValueError):
+    """A stored array with the wrong name, type, shape or values (reported as corrupt)."""
+
+
+def _array(arrays: dict[str, np.ndarray], name: str, shape: tuple, kind: str) -> np.ndarray:
+    """``arrays[name]``, checked: ``shape`` (None = any length) and dtype kind ("f" float,
+    "i" any integer, "u" unsigned integer)."""
+    if name not in arrays:
+        raise _Invalid(f"array '{name}' is missing")
+    array = arrays[name]
+    kinds = {"f": "f", "i": "iu", "u": "u"}[kind]
+    if array.dtype.kind not in kinds:
+        raise _Invalid(f"array '{name}' has dtype {array.dtype}, expected "
+                       f"{ {'f': 'floats', 'i': 'integers', 'u': 'unsigned integers'}[kind]}")
+    if array.ndim != len(shape) or any(want is not None and got != want
+                                       for got, want in zip(array.shape, shape)):
+        expected = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+        raise _Invalid(f"array '{name}' has shape {array.shape}, expected {expected}")
+    return array
+
+
+def _vector_width(method: str, name: str, options: dict) -> int:
+    """Length of each stored vector: 8x8x8 histograms, 16x16 ordinals, VGG16's 512."""
+    if name == "ordinals":
+        return 256
+    if method == "histogram":
+        return int(options["bins"]) ** 3
+    return 512  # vgg16 embedding; bow-verify's fallback histogram (8 bins per channel)
+
+
+#: Checks of each stored option: (type, smallest, largest); None = no bound.
+_OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
+    "max_side": (int, 64, 1_000_000), "upscale": (bool, None, None),
+    "max_keypoints": (int, 1, 10_000_000), "contrast_threshold": (float, 0.0, 1.0),
+    "fine_octave_below": (int, 0, 1_000_000), "words": (int, 2, 10_000_000),
+    "training_images": (int, 1, 100_000_000), "bins": (int, 2, 64),
+    "weights": (str, None, None),
+}
+
+
+def _field_error(field_name: str, problem: str, label: str) -> CorruptIndexError:
+    return CorruptIndexError(f"{MANIFEST}: field '{field_name}' {problem}; rebuild the index "
+                             "with --rebuild", label)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_manifest(manifest: dict[str, Any], label: str) -> None:
+    """Refuse a manifest that is not ours, of another version, or with a bad field."""
+    if manifest.get("format") != FORMAT:
+        raise ForeignIndexError(f"{MANIFEST} is not a simlab index manifest (no "
+                                f"\"format\": \"{FORMAT}\")", label)
+    if manifest.get("version") != FORMAT_VERSION:
+        raise IndexVersionError(
+            f"index format version {manifest.get('version')!r}, this simlab reads "
+            f"version {FORMAT_VERSION}; rebuild it with `simlab index DIR --index "
+            f"{label} --rebuild`", label)
+    method = manifest.get("method")
+    if method not in METHODS:
+        raise _field_error("method", f"must be one of {', '.join(METHODS)}, got {method!r}",
+                           label)
+    options = manifest.get("options")
+    if not isinstance(options, dict):
+        raise _field_error("options", f"must be an object, got {type(options).__name__}",
+                           label)
+    for name in _DEFAULT_OPTIONS[method]:
+        if name not in options:
+            raise _field_error(f"options.{name}", "is missing", label)
+        value = options[name]
+        kind, low, high = _OPTION_RULES[name]
+        if name == "fine_octave_below" and value is None:
+            continue
+        fits = (_is_int(value) if kind is int else
+                isinstance(value, bool) if kind is bool else
+                isinstance(value, (int, float)) and not isinstance(value, bool)
+                and np.isfinite(value) if kind is float else isinstance(value, kind))
+        if not fits:
+            raise _field_error(f"options.{name}", f"must be {kind.__name__}, got {value!r}",
+                               label)
+        if low is not None and not low <= value <= high:
+            raise _field_error(f"options.{name}", f"must lie in [{low}, {high}], got "
+                               f"{value!r}", label)
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        raise _field_error("files", f"must be a list, got {type(files).__name__}", label)
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(files):
+        if not isinstance(entry, dict):
+            raise _field_error(f"files[{i}]", "must be an object", label)
+        path = entry.get("path")
+        if not isinstance(path, str) or not path or "\x00" in path \
+                or not os.path.isabs(path):
+            raise _field_error(f"files[{i}].path", f"must be an absolute path, got "
+                               f"{path!r}", label)
+        if path in seen:
+            raise _field_error(f"files[{i}].path", f"repeats files[{seen[path]}].path",
+                               label)
+        seen[path] = i
+        for key in ("size", "mtime_ns"):
+            if not _is_int(entry.get(key)) or entry[key] < 0:
+                raise _field_error(f"files[{i}].{key}", f"must be a whole number >= 0, got "
+                                   f"{entry.get(key)!r}", label)
+    skipped = manifest.get("skipped", [])
+    if not isinstance(skipped, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("path"), str)
+            and isinstance(item.get("reason"), str) for item in skipped):
+        raise _field_error("skipped", "must be a list of {\"path\", \"reason\"} objects",
+                           label)
+    if "count" in manifest and manifest["count"] != len(files):
+        raise _field_error("count", f"is {manifest['count']!r} but 'files' lists "
+                           f"{len(files)}", label)
+    if not isinstance(manifest.get("created", ""), str):
+        raise _field_error("created", "must be a date string", label)
+    words = manifest.get("vocabulary_words")
+    if words is not None and (not _is_int(words) or words < 1):
+        raise _field_error("vocabulary_words", f"must be a whole number >= 1, got "
+                           f"{words!r}", label)
+
+
 def _check_writable(target: Path) -> None:
-    """Refuse to write an index into a folder that holds something else."""
+    """Refuse to write an index into a folder that holds something else.
+
+    What an interrupted first build left (temporary or orphan arrays, the lock file)
+    does not count: the next build recovers the folder and removes it.
+    """
+    from .storage import is_index_file
+
     if target.exists() and not target.is_dir():
         raise ForeignIndexError("is a file; choose a directory path for the index",
                                 os.fspath(target))
-    if target.is_dir() and any(target.iterdir()):
-        manifest = target / MANIFEST
-        if not manifest.is_file():
+    if target.is_dir() and not (target / MANIFEST).is_file():
+        others = sorted(entry.name for entry in target.iterdir()
+                        if not is_index_file(entry.name))
+        if others:
             raise ForeignIndexError(
-                f"the folder is not empty and has no {MANIFEST}: not a simlab index; "
-                "choose a new or empty directory for --index", os.fspath(target))
+                f"the folder is not empty (it holds {others[0]!r}) and has no {MANIFEST}: "
+                "not a simlab index; choose a new or empty directory for --index",
+                os.fspath(target))
 
 
 def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
@@ -1066,6 +1214,20 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
     >>> len(built), [pathlib.Path(s["path"]).name for s in built.skipped]
     (1, ['broken.jpg'])
     """
+    if path is None:
+        return _update(folder, None, method=method, rebuild=rebuild, workers=workers,
+                       progress=progress, options=options)
+    from .storage import index_lock
+
+    _check_writable(Path(path))  # before the lock file is created in someone's folder
+    # One lock for the whole update: a second writer would otherwise load the same
+    # generation, and the last to save would silently drop the other's images.
+    with index_lock(path):
+        return _update(folder, path, method=method, rebuild=rebuild, workers=workers,
+                       progress=progress, options=options)
+
+
+def _update(folder, path, *, method, rebuild, workers, progress, options) -> Index:
     existing = None
     if path is not None and not rebuild and (Path(path) / MANIFEST).exists():
         existing = Index.load(path)
@@ -1073,18 +1235,32 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
             raise ForeignIndexError(
                 f"this index was built with method {existing.method!r}, not {method!r}; "
                 "pass --rebuild (rebuild=True) or another index path", os.fspath(path))
-    if path is not None:
-        _check_writable(Path(path))
     index = existing or Index.new(method or DEFAULT_METHOD, **options)
     if isinstance(folder, (str, os.PathLike)):
         summary = index.sync(folder, workers=workers, progress=progress)
     else:
         summary = index.add(folder, workers=workers, progress=progress)
         summary["removed"] = 0
+    if existing is None and not index.files:
+        where = os.fspath(folder) if isinstance(folder, (str, os.PathLike)) else None
+        raise NoImagesError(_nothing_indexed(summary["skipped"]), where)
     if path is not None:
         index.save(path)
     index.last_update = summary
     return index
+
+
+def _nothing_indexed(skipped: list[dict[str, str]]) -> str:
+    """The message of a first build that indexed nothing, naming the files it skipped."""
+    from .io import IMAGE_EXTENSIONS
+
+    if not skipped:
+        return ("no image files to index (looked for "
+                f"{', '.join(sorted(IMAGE_EXTENSIONS))}, in subfolders too)")
+    listed = "; ".join(f"{item['path']}: {item['reason']}" for item in skipped[:5])
+    more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    return (f"none of the {len(skipped)} image files could be read, nothing to index: "
+            f"{listed}{more}")
 
 
 # ---------------------------------------------------------------------------------------
