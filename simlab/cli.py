@@ -1,7 +1,9 @@
 """The ``simlab`` command: a thin layer over the Python API.
 
 Exit codes: 0 success, 2 bad input or usage (one line on stderr, no traceback),
-130 interrupted.
+3 ``search`` with several queries where some failed (each reported, the rest searched),
+130 interrupted. Folder jobs (``pairs``, ``index``) exit 0 when they finished: the files
+they skipped are listed with a reason in their output.
 """
 
 from __future__ import annotations
@@ -127,9 +129,14 @@ def _image_format(path: str) -> str:
 
 
 def _cmd_pairs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .duplicates import find
     from .pairs_report import pairs_payload, write_report
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InvalidParameterError(f"--out {args.out}: is a file; pass a folder (new or "
+                                    "existing) for pairs.csv, index.html and pictures/")
     frame = find(args.dir, method=args.method, threshold=args.threshold,
                  max_side=args.max_side, workers=args.workers)
     table = write_report(frame, args.out, max_side=args.max_side)
@@ -221,7 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``simlab`` command."""
     parser = argparse.ArgumentParser(
         prog="simlab", description="How similar are two images? Histograms, SSIM, SIFT, "
-        "RootSIFT, AKAZE, pHash and VGG16 behind one command.")
+        "RootSIFT, AKAZE, pHash and VGG16 behind one command.",
+        epilog="Exit status: 0 done; 2 bad input or usage (one line on stderr); 3 search "
+        "with several queries where some failed (each reported, the others searched); "
+        "130 interrupted. Folder jobs list the files they skipped, with a reason.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     methods = sub.add_parser("methods", help="list methods with parameters and defaults")

@@ -209,14 +209,15 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
     """
     from tqdm.auto import tqdm
 
-    from .io import list_images
+    from .io import scan_images
 
     options = {"method": method, "max_keypoints": max_keypoints,
                "contrast_threshold": contrast_threshold, "copy_move": copy_move}
     extract_features(np.zeros((16, 16, 3), np.uint8), **options)  # bad options raise here
-    paths = [str(p) for p in list_images(folder_or_paths)]
+    listed, unlisted = scan_images(folder_or_paths)
+    paths = [str(p) for p in listed]
     features: dict[str, Features] = {}
-    skipped: list[dict[str, str]] = []
+    skipped: list[dict[str, str]] = list(unlisted)  # SVG, FIFOs, link loops...
 
     def work(path: str):
         try:
@@ -1078,7 +1079,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     """
     import pandas as pd
 
-    from .io import list_images
+    from .io import scan_images
 
     if not 0.0 <= float(threshold) <= 1.0:
         raise InvalidParameterError(f"threshold must lie in [0, 1]; got {threshold!r}")
@@ -1086,9 +1087,11 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                    contrast_threshold=contrast_threshold, copy_move=copy_move,
                    workers=workers, progress=progress)
     started = time.perf_counter()
-    paths = list(dict.fromkeys(str(p) for p in list_images(folder_or_paths)))  # no repeats
+    listed, unlisted = scan_images(folder_or_paths)
+    paths = list(dict.fromkeys(str(p) for p in listed))  # no repeats
     known = features if features is not None else {}
     extracted, skipped = encode_folder([p for p in paths if p not in known], **options)
+    skipped = list(unlisted) + skipped  # SVG, FIFOs, link loops... then unreadable files
     known.update(extracted)
     names = [path for path in paths if path in known]  # listing order, readable only
     seconds = {"extract": time.perf_counter() - started}

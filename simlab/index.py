@@ -65,6 +65,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -106,6 +107,9 @@ METHODS = {
                "L1-normalised histograms, nearest neighbour by Euclidean distance",
 }
 DEFAULT_METHOD = "bow-verify"
+#: Exit status of ``simlab search`` when some of several queries failed (each is reported,
+#: the others were searched); see :mod:`simlab.cli`.
+EXIT_SOME_FAILED = 3
 _WORD_METHODS = ("bow-verify", "bow", "seed004")
 #: The float vectors each method stores per image: array name in the file and in the
 #: search structures -> key in an image's features.
@@ -412,12 +416,18 @@ class Index:
         Entries whose file no longer exists are dropped (whatever folder they came from);
         returns :meth:`add`'s summary plus ``removed``.
         """
-        from .io import list_images
+        from .io import scan_images
 
-        listed = list_images(folder)
+        listed, unlisted = scan_images(folder)
         gone = [entry["path"] for entry in self.files if not os.path.exists(entry["path"])]
         removed = self.remove(gone)
         summary = self.add(listed, workers=workers, progress=progress)
+        # Image-like entries the listing left out (SVG, FIFOs, link loops...) are
+        # skipped files too, listed with the ones that did not decode.
+        left_out = [{"path": os.path.abspath(item["path"]), "reason": item["reason"]}
+                    for item in unlisted]
+        summary["skipped"] = sorted(left_out + summary["skipped"], key=lambda s: s["path"])
+        self.skipped = summary["skipped"]
         summary["removed"] = removed
         return summary
 
@@ -1293,9 +1303,20 @@ def _cmd_search(args: argparse.Namespace) -> int:
     index = Index.load(args.index)
     if args.top < 1:
         raise InvalidParameterError(f"--top must be at least 1, got {args.top}")
-    payload = []
+    payload, failed = [], 0
     for query in args.query:
-        hits = index.search(query, top=args.top)
+        try:
+            hits = index.search(query, top=args.top)
+        except SimlabError as exc:
+            if len(args.query) == 1:
+                raise  # one query: one error line, exit 2, as for any bad input
+            # Several queries: report this one and go on with the others (exit 3).
+            failed += 1
+            reason = exc.reason_for(query)
+            payload.append({"query": query, "results": [], "error": reason})
+            if not args.json:
+                print(f"query: {query}\n  failed: {reason}")
+            continue
         payload.append({"query": query, "results": [
             {"rank": rank, "path": hit.path, "score": round(hit.score, 6)}
             for rank, hit in enumerate(hits, start=1)]})
@@ -1307,6 +1328,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
                 print(f"{rank:>3}  {hit.score:.3f}  {hit.path}  ({extra})")
     if args.json:
         print(json.dumps(payload, indent=2))
+    if failed:
+        print(f"simlab: {failed} of {len(args.query)} queries failed (listed above)",
+              file=sys.stderr)
+        return EXIT_SOME_FAILED
     return 0
 
 
@@ -1316,7 +1341,9 @@ def add_index_parsers(subparsers) -> None:
     ``simlab index DIR --index PATH [--method M] [--max-side PX] [--workers N]
     [--rebuild] [--json]`` builds or updates an index; ``simlab search QUERY... --index
     PATH [--top K] [--json]`` searches it. ``--json`` prints ``[{"query": ...,
-    "results": [{"rank": 1, "path": <absolute path>, "score": ...}]}]``.
+    "results": [{"rank": 1, "path": <absolute path>, "score": ...}]}]``; with several
+    queries a failed one has ``"results": []`` and ``"error": <reason>``, the others
+    are searched, and the exit status is :data:`EXIT_SOME_FAILED` (3).
 
     Examples
     --------
@@ -1347,5 +1374,9 @@ def add_index_parsers(subparsers) -> None:
     search.add_argument("--index", required=True, metavar="PATH", help="index directory")
     search.add_argument("--top", type=int, default=10, help="results per query (default 10)")
     search.add_argument("--json", action="store_true",
-                        help='print [{"query", "results": [{"rank", "path", "score"}]}]')
+                        help='print [{"query", "results": [{"rank", "path", "score"}]}]; '
+                        'a query that failed has "results": [] and "error": its reason')
+    search.epilog = ("With several queries, a bad one (missing, empty, not an image...) is "
+                     "reported and the others are still searched; the exit status is then "
+                     f"{EXIT_SOME_FAILED}. One bad query alone exits 2.")
     search.set_defaults(func=_cmd_search)

@@ -30,8 +30,9 @@ from .errors import (
     UnsupportedImageFormatError,
 )
 
-__all__ = ["load_image", "load_scaled", "list_images", "resize_longest_side",
-           "describe_source", "IMAGE_EXTENSIONS", "MIN_SIDE", "DEFAULT_MAX_PIXELS"]
+__all__ = ["load_image", "load_scaled", "list_images", "scan_images", "resize_longest_side",
+           "describe_source", "IMAGE_EXTENSIONS", "UNSUPPORTED_EXTENSIONS", "MIN_SIDE",
+           "DEFAULT_MAX_PIXELS"]
 
 ImageSource = Union[str, os.PathLike, np.ndarray, Image.Image]
 
@@ -451,6 +452,7 @@ def list_images(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
 
     Files are chosen by name ending (see :data:`IMAGE_EXTENSIONS`); hidden files are
     skipped. Whether they really decode is checked later, by :func:`load_image`.
+    :func:`scan_images` also says which image-like entries were left out, and why.
 
     Examples
     --------
@@ -460,14 +462,82 @@ def list_images(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
     >>> [p.name for p in list_images(d)]
     ['a.png']
     """
+    return scan_images(folder, recursive=recursive)[0]
+
+
+def scan_images(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
+                recursive: bool = True) -> tuple[list[Path], list[dict[str, str]]]:
+    """The image files of a folder (sorted), and the image-like entries left out.
+
+    Left out, each with a reason: files in a format simlab cannot read (SVG, HEIC,
+    ``.npy``..., see :data:`UNSUPPORTED_EXTENSIONS`), image-named FIFOs, sockets and
+    devices, broken symbolic links and link loops, links to folders (not followed, as
+    before), and folders that cannot be listed. Hidden entries and files with other
+    endings (``.txt``...) are ignored silently. A list of paths is passed through.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+    skipped : list of dict
+        ``{"path", "reason"}``, the shape every folder job uses for skipped files.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.png").write_bytes(b""); _ = (d / "logo.svg").write_text("<svg/>")
+    >>> paths, skipped = scan_images(d)
+    >>> [p.name for p in paths], [pathlib.Path(s["path"]).name for s in skipped]
+    (['a.png'], ['logo.svg'])
+    """
     if not isinstance(folder, (str, os.PathLike)):
-        return [Path(p) for p in folder]
+        return [Path(p) for p in folder], []
     root = Path(folder)
     if not root.is_dir():
         raise ImageNotFoundError("is not a folder", os.fspath(root))
-    pattern = "**/*" if recursive else "*"
-    return sorted(
-        p for p in root.glob(pattern)
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    found: list[Path] = []
+    skipped: list[dict[str, str]] = []
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError as exc:
+            skipped.append({"path": os.fspath(directory),
+                            "reason": f"this folder cannot be listed ({exc.strerror or exc})"})
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            suffix = path.suffix.lower()
+            image_like = suffix in IMAGE_EXTENSIONS or suffix in UNSUPPORTED_EXTENSIONS
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_link = is_dir = False
+            if is_dir:
+                if recursive:
+                    pending.append(path)
+                elif image_like:
+                    skipped.append({"path": os.fspath(path),
+                                    "reason": "is a directory, not an image file"})
+                continue
+            problem = _file_kind(path)
+            if is_link and problem == "is a directory, not an image file":
+                if recursive:
+                    skipped.append({"path": os.fspath(path), "reason": (
+                        "a symbolic link to a folder; links to folders are not followed "
+                        "(they can loop): pass that folder itself")})
+                continue
+            if problem is not None and (image_like or "link" in problem):
+                if problem.startswith("no such file"):
+                    continue  # deleted while we listed the folder
+                skipped.append({"path": os.fspath(path), "reason": problem})
+            elif problem is None and suffix in UNSUPPORTED_EXTENSIONS:
+                skipped.append({"path": os.fspath(path),
+                                "reason": UNSUPPORTED_EXTENSIONS[suffix]})
+            elif problem is None and suffix in IMAGE_EXTENSIONS:
+                found.append(path)
+    return sorted(found), sorted(skipped, key=lambda item: item["path"])

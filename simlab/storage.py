@@ -142,12 +142,19 @@ def _acquire(root: Path) -> int:
         else:
             raise _locked_error(root, _holder(path))
     else:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
-            raise _locked_error(root, _holder(path)) from None
+        while True:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                raise _locked_error(root, _holder(path)) from None
+            try:  # the file we locked must still be the one at that path
+                if os.stat(path).st_ino == os.fstat(descriptor).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(descriptor)  # removed by a failed first build meanwhile: again
     record = {"pid": os.getpid(), "host": platform.node(),
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     os.ftruncate(descriptor, 0)
@@ -179,6 +186,7 @@ def index_lock(root: str | os.PathLike) -> Iterator[None]:
     if root.exists() and not root.is_dir():
         raise InvalidParameterError("is a file; choose a directory path for the index",
                                     os.fspath(root))
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     key = os.path.realpath(root)
     me = threading.get_ident()
@@ -201,7 +209,14 @@ def index_lock(root: str | os.PathLike) -> Iterator[None]:
             if entry[1] == 0:
                 del _held[key]
                 if entry[2] is not None:
+                    if created and [p.name for p in root.iterdir()] == [LOCK]:
+                        # Nothing was written (the update failed): leave no trace. The
+                        # file goes while still locked; _acquire checks for that.
+                        (root / LOCK).unlink(missing_ok=True)
                     _release(root, entry[2])
+                    if created:
+                        with contextlib.suppress(OSError):
+                            root.rmdir()  # only if empty
 
 
 # ---------------------------------------------------------------------------------------
