@@ -182,7 +182,8 @@ def _open_file(path: Path, limit: int, max_side: int | None = None) -> Image.Ima
             "is it the file you meant?", label) from None
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(
-            f"{exc}; simlab refuses images this large", label) from None
+            f"{exc}; pass max_pixels=... (or set SIMLAB_MAX_PIXELS) above that if you "
+            "trust the file", label) from None
     except PermissionError:
         raise NotAnImageError("permission denied: simlab cannot read this file", label) \
             from None
@@ -191,6 +192,7 @@ def _open_file(path: Path, limit: int, max_side: int | None = None) -> Image.Ima
     except (SyntaxError, ValueError, EOFError) as exc:  # broken headers in some plugins
         raise NotAnImageError(f"cannot be read as an image ({exc})", label) from None
     _check_pixels(image.width, image.height, limit, label)
+    _check_min_side(image.width, image.height, label)  # before decoding, too
     image.info["simlab_file_size"] = image.size
     if max_side and image.format == "JPEG":
         # libjpeg decodes at 1/2, 1/4 or 1/8 size directly (still at least max_side):
