@@ -42,9 +42,11 @@ Global descriptors (``"phash"``, ``"histogram"``, ``"vgg16"``) are searched exac
 numpy for comparison, and ``"seed004"`` reproduces the seed's program as a baseline.
 
 An index is one directory: ``index.json`` (format, version, options, each file's size
-and mtime, unreadable files) and ``arrays-<generation>.npz`` (features, loaded with
-``allow_pickle=False``), written atomically, JSON last. Re-indexing a folder processes
-only new or changed files and drops deleted ones.
+and mtime, unreadable files) and ``arrays-<generation>.npz`` (features, never unpickled),
+written atomically, JSON last, under ``index.lock`` held for the whole update; a reader
+always sees one complete generation, and a killed writer leaves the previous one
+(:mod:`simlab.storage`). :meth:`Index.load` checks every field and array it reads.
+Re-indexing a folder processes only new or changed files and drops deleted ones.
 
 Examples
 --------

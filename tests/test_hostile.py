@@ -511,22 +511,25 @@ def test_two_concurrent_index_runs_never_lose_images(tmp_path):
     # Before: the last writer won and the other's images were lost, 10 of 10 trials.
     names = ("astronaut", "coffee", "camera", "chelsea", "rocket", "coins", "moon",
              "immunohistochemistry", "hubble_deep_field", "cat", "retina", "cell")
-    first = _image_folder(tmp_path / "first", names[:6])
-    second = _image_folder(tmp_path / "second", names[6:])
-    index = str(tmp_path / "index")
-    build(first, path=index, method="phash", progress=False)  # both runs update it
-    for trial in range(3):
+    for trial in range(2):
+        # Two runs that each add their own folder to one index, started together: each
+        # has seconds of extraction to do, so they overlap.
+        first = _image_folder(tmp_path / f"first{trial}", names[:6], side=512)
+        second = _image_folder(tmp_path / f"second{trial}", names[6:], side=512)
+        index = str(tmp_path / f"index{trial}")
+        build([first / "coffee.png"], path=index, progress=False)  # a bow-verify index
         runs = [subprocess.Popen([*SIMLAB, "index", str(folder), "--index", index],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 for folder in (first, second)]
-        results = [(run.wait(timeout=120), run.stderr.read().decode()) for run in runs]
+        results = [(run.wait(timeout=300), run.stderr.read().decode()) for run in runs]
         for code, err in results:
             assert code == 0 or (code == 2 and "being updated by process" in err), err
         for (code, _), folder in zip(results, (first, second)):
             if code == 2:  # the one refused runs again once the other is done
                 assert _run([*SIMLAB, "index", str(folder), "--index", index])[0] == 0
         paths = {Path(p).parent.name for p in Index.load(index).paths}
-        assert paths == {"first", "second"} and len(Index.load(index)) == 12
+        assert paths == {f"first{trial}", f"second{trial}"}
+        assert len(Index.load(index)) == 12
 
 
 _API_WRITER = textwrap.dedent("""
