@@ -213,14 +213,16 @@ def _max_side_or_zero(text: str) -> int:
 
 
 def _max_side(text: str) -> int:
-    """``--max-side`` of folder jobs: a whole number of pixels, at least 64."""
+    """``--max-side`` of ``pairs``: a whole number of pixels, at least the minimum side."""
+    from .io import MIN_SIDE
+
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") \
             from None
-    if value < 64:
-        raise argparse.ArgumentTypeError(f"must be at least 64 px, got {value}")
+    if value < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_SIDE} px, got {value}")
     return value
 
 

@@ -685,8 +685,9 @@ class Index:
                 for i in range(count):
                     features[i][f"hash{side}"] = stored[i]
         for name, key in _VECTORS.get(self.method, {}).items():
-            vectors = _array(arrays, name, (count, _vector_width(self.method, name,
-                                                                 self.options)), "f")
+            # An emptied index stores (0, 0) vectors: no width to check.
+            width = _vector_width(self.method, name, self.options) if count else None
+            vectors = _array(arrays, name, (count, width), "f")
             vectors = vectors.astype(np.float32)
             if not np.isfinite(vectors).all():
                 raise _Invalid(f"'{name}' holds NaN or infinite values")
@@ -1077,6 +1078,10 @@ _OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
 }
 
 
+#: Options that indexes written before they existed lack (read with a default).
+_OPTIONAL_OPTIONS = frozenset({"upscale", "fine_octave_below"})
+
+
 def _field_error(field_name: str, problem: str, label: str) -> CorruptIndexError:
     return CorruptIndexError(f"{MANIFEST}: field '{field_name}' {problem}; rebuild the index "
                              "with --rebuild", label)
@@ -1106,6 +1111,8 @@ def _check_manifest(manifest: dict[str, Any], label: str) -> None:
                            label)
     for name in _DEFAULT_OPTIONS[method]:
         if name not in options:
+            if name in _OPTIONAL_OPTIONS:
+                continue
             raise _field_error(f"options.{name}", "is missing", label)
         value = options[name]
         kind, low, high = _OPTION_RULES[name]

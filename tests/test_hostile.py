@@ -780,3 +780,13 @@ def test_memory_errors_of_a_method_become_image_too_large(monkeypatch):
     image = samples.sample_image("coffee", max_side=128)
     with pytest.raises(ImageTooLargeError, match="ran out of memory on 128x85"):
         simlab.compare(image, image, "sift")
+
+
+@pytest.mark.parametrize("method", ["phash", "histogram", "bow-verify"])
+def test_an_index_whose_images_were_all_deleted_still_loads(tmp_path, method):
+    # Validation must accept what save writes for an emptied index ((0, 0) vectors).
+    folder = _image_folder(tmp_path / "images", ("coffee",))
+    build(folder, path=tmp_path / "index", method=method, progress=False)
+    (folder / "coffee.png").unlink()
+    assert build(folder, path=tmp_path / "index", progress=False).last_update["removed"] == 1
+    assert len(Index.load(tmp_path / "index")) == 0
