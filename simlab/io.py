@@ -271,16 +271,31 @@ def _pil_to_array(image: Image.Image, label: str) -> np.ndarray:
         return _array_to_rgb(np.asarray(image, dtype=np.float32), label)
     has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)
     if has_alpha:
-        return _array_to_rgb(np.asarray(image.convert("RGBA")), label)
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
+        return _array_to_rgb(np.asarray(rgba), label)
     if mode != "RGB":  # convert() copies even when the mode is already right
         image = image.convert("RGB")
     return np.ascontiguousarray(np.asarray(image))
 
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    rgb = rgba[..., :3].astype(np.float32)
-    return np.clip(rgb * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
+    def composite(block: np.ndarray) -> np.ndarray:
+        alpha = block[..., 3:4].astype(np.float32) / 255.0
+        rgb = block[..., :3].astype(np.float32)
+        return np.clip(rgb * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255)
+
+    return _by_rows(rgba, composite, (*rgba.shape[:2], 3))
+
+
+def _by_rows(array: np.ndarray, convert, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """``convert(array)`` as uint8, a band of rows at a time: the float or wide-integer
+    temporaries of a 150-megapixel image would otherwise cost several GB."""
+    out = np.empty(shape or array.shape, np.uint8)
+    row_values = max(1, int(np.prod(array.shape[1:])))
+    rows = max(1, (1 << 22) // row_values)  # about 4 million values per band
+    for start in range(0, array.shape[0], rows):
+        out[start:start + rows] = convert(array[start:start + rows])
+    return out
 
 
 def _array_to_rgb(array: np.ndarray, label: str) -> np.ndarray:
@@ -298,10 +313,11 @@ def _array_to_rgb(array: np.ndarray, label: str) -> np.ndarray:
     elif dtype == np.uint16:
         # 16-bit images use the full 0..65535 range; 257 maps 65535 exactly to 255.
         # (x + 128) // 257 is round(x / 257) exactly, without a float64 copy.
-        out = ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        out = _by_rows(array, lambda block: (block.astype(np.uint32) + 128) // 257)
     elif dtype in (np.int32, np.int64, np.uint32) and array.size and array.min() >= 0 \
             and array.max() <= 65535:
-        out = np.round(array / (257.0 if array.max() > 255 else 1.0)).astype(np.uint8)
+        divisor = 257.0 if array.max() > 255 else 1.0
+        out = _by_rows(array, lambda block: np.round(block / divisor))
     elif np.issubdtype(dtype, np.floating):
         if not np.isfinite(array).all():
             raise InvalidArrayError("float image contains NaN or infinity; clean it first",
@@ -311,7 +327,7 @@ def _array_to_rgb(array: np.ndarray, label: str) -> np.ndarray:
             raise InvalidArrayError(
                 f"float images must lie in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; "
                 "scale it (e.g. array / array.max()) or pass uint8", label)
-        out = np.round(array * 255.0).astype(np.uint8)
+        out = _by_rows(array, lambda block: np.round(block * 255.0))
     else:
         raise InvalidArrayError(
             f"unsupported dtype {dtype}; pass uint8 (0-255), uint16 (0-65535), bool or "

@@ -50,7 +50,7 @@ ADDRESS_CAP = int(2.5 * 2**30)
 def _png_bomb(path: Path, width: int, height: int, mode: str = "L") -> Path:
     """A valid flat-grey PNG of ``width`` x ``height``, written row by row (a few hundred
     KB on disk, hundreds of MB decoded)."""
-    colour_type, channels = {"L": (0, 1), "RGB": (2, 3)}[mode]
+    colour_type, channels = {"L": (0, 1), "RGB": (2, 3), "RGBA": (6, 4)}[mode]
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (struct.pack(">I", len(data)) + kind + data
@@ -170,16 +170,23 @@ def test_compare_every_method_on_a_bomb_stays_under_2_gb(bombs, reference, bomb)
     assert all(0.0 <= result["score"] <= 1.0 for result in payload["results"])
 
 
-def test_full_size_compare_is_refused_by_the_memory_budget_not_the_kernel(bombs, reference):
+def test_full_size_compare_is_refused_by_the_memory_budget_not_the_kernel(bombs, reference,
+                                                                          tmp_path):
     # --max-side 0 lifts the default size: methods that would need tens of GB are
-    # skipped with the reason before they start; the cheap ones still run.
-    code, out, err, peak = _run_measured(
-        [*SIMLAB, "compare", str(bombs["png-rgb-12000"]), str(reference), "--method", "all",
-         "--max-side", "0", "--json"])
-    assert code == 0, err
-    assert peak < MEMORY_LIMIT and "Traceback" not in err
-    skipped = {item["method"]: item["reason"] for item in json.loads(out)["skipped"]}
-    assert "would need about" in skipped["sift"] and "SIMLAB_MEMORY_BUDGET_MB" in skipped["sift"]
+    # skipped with the reason before they start; the cheap ones still run. An RGBA file
+    # is composited on white a band of rows at a time (4.2 GB of floats at once before).
+    rgba = _png_bomb(tmp_path / "rgba.png", 12000, 12000, "RGBA")
+    for bomb in (bombs["png-rgb-12000"], rgba):
+        code, out, err, peak = _run_measured(
+            [*SIMLAB, "compare", str(bomb), str(reference), "--method", "all",
+             "--max-side", "0", "--json"])
+        assert code == 0, err
+        assert peak < MEMORY_LIMIT and "Traceback" not in err, peak
+        payload = json.loads(out)
+        skipped = {item["method"]: item["reason"] for item in payload["skipped"]}
+        assert "would need about" in skipped["sift"]
+        assert "SIMLAB_MEMORY_BUDGET_MB" in skipped["sift"]
+        assert {"histogram", "phash"} <= {result["method"] for result in payload["results"]}
     # Through the API, compare() at full size raises ImageTooLargeError before starting.
     script = textwrap.dedent("""
         import sys, simlab
