@@ -255,7 +255,8 @@ def _check_min_side(width: int, height: int, label: str) -> None:
             f"{MIN_SIDE} px); use a larger version of the image", label)
 
 
-def _pil_to_array(image: Image.Image, label: str) -> np.ndarray:
+def _pil_to_array(image: Image.Image, label: str, *, owned: bool = False) -> np.ndarray:
+    """RGB uint8 of a PIL image; ``owned``: simlab opened it and may close it early."""
     try:
         # exif_transpose copies even an upright image: only call it when EXIF rotates.
         if image.getexif().get(0x0112, 1) != 1:
@@ -263,19 +264,31 @@ def _pil_to_array(image: Image.Image, label: str) -> np.ndarray:
     except Exception:  # a broken EXIF block should not make a readable image unreadable
         pass
     mode = image.mode
-    if mode == "L":  # grey: expanded in numpy, without Pillow's 4-byte RGB copy
-        return _array_to_rgb(np.asarray(image), label)
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        return _array_to_rgb(np.asarray(image), label)
-    if mode == "F":
-        return _array_to_rgb(np.asarray(image, dtype=np.float32), label)
     has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)
-    if has_alpha:
-        rgba = image if mode == "RGBA" else image.convert("RGBA")
-        return _array_to_rgb(np.asarray(rgba), label)
-    if mode != "RGB":  # convert() copies even when the mode is already right
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F", "L", "RGB", "RGBA"):
+        pass  # numpy reads these modes directly (grey without Pillow's 4-byte RGB copy)
+    elif has_alpha:
+        image = image.convert("RGBA")
+    else:
         image = image.convert("RGB")
-    return np.ascontiguousarray(np.asarray(image))
+    array = _pil_as_array(image)
+    if owned:
+        image.close()  # the decoded copy is not needed any more: free it before converting
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3:
+        return array
+    return _array_to_rgb(array, label)
+
+
+def _pil_as_array(image: Image.Image) -> np.ndarray:
+    """The pixels of a decoded image as a numpy array, copied a band of rows at a time:
+    ``np.asarray(image)`` goes through ``tobytes()``, which holds two more copies."""
+    width, height = image.size
+    first = np.asarray(image.crop((0, 0, width, min(height, 1))))
+    out = np.empty((height, *first.shape[1:]), first.dtype)
+    rows = max(1, (1 << 24) // max(1, first.nbytes))  # bands of about 16 MB
+    for top in range(0, height, rows):
+        out[top:top + rows] = np.asarray(image.crop((0, top, width, min(height, top + rows))))
+    return out
 
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
@@ -441,7 +454,11 @@ def _load(source: ImageSource, max_side: int | None, max_pixels: int | None,
         original = max(file_size)
         _check_min_side(*file_size, label)
         try:
-            array = _pil_to_array(image, label)
+            array = _pil_to_array(image, label, owned=True)
+        except MemoryError:
+            raise ImageTooLargeError(
+                f"ran out of memory converting {file_size[0]}x{file_size[1]} pixels; pass "
+                "max_side=... (or --max-side) to work on a smaller copy", label) from None
         finally:
             image.close()
     elif isinstance(source, Image.Image):
