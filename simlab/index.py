@@ -81,6 +81,7 @@ from .errors import (CorruptIndexError, ForeignIndexError, IndexConflictError,
                      IndexError_, IndexLockedError, IndexNotFoundError, IndexVersionError,
                      InvalidParameterError, NoImagesError, SimlabError, UnknownMethodError)
 from .io import load_scaled
+from .storage import MANIFEST
 
 __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
            "FORMAT_VERSION", "IndexError_", "IndexNotFoundError", "CorruptIndexError",
@@ -92,7 +93,6 @@ __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
 FORMAT = "simlab-index"
 #: Bumped whenever the layout of the files changes; other versions are refused.
 FORMAT_VERSION = 3
-MANIFEST = "index.json"
 
 #: Index methods and what they store. ``bow-verify`` is the default (see the benchmark
 #: table in the module documentation of :mod:`simlab.search_bench`).

@@ -55,7 +55,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["MANIFEST", "LOCK", "index_lock", "write_generation", "read_generation",
-           "load_arrays", "clean_debris", "is_index_file", "arrays_name"]
+           "read_manifest", "current_generation", "load_arrays", "clean_debris",
+           "is_index_file", "arrays_name"]
 
 MANIFEST = "index.json"
 LOCK = "index.lock"
@@ -257,13 +258,11 @@ def current_generation(root: str | os.PathLike) -> str | None:
 
 
 def write_generation(root: str | os.PathLike, arrays: dict[str, np.ndarray],
-                     manifest: dict[str, Any], *,
-                     after_arrays: Callable[[], None] | None = None) -> str:
+                     manifest: dict[str, Any]) -> str:
     """Write a new generation of ``root``: arrays, then the manifest, then drop the old.
 
     Call with :func:`index_lock` held. ``manifest`` gets the ``generation`` and
-    ``arrays`` fields. ``after_arrays`` runs between the two writes (tests use it to
-    stand for a crash there). Returns the generation.
+    ``arrays`` fields. Returns the generation.
     """
     from .files import atomic_path, write_json
 
@@ -277,8 +276,6 @@ def write_generation(root: str | os.PathLike, arrays: dict[str, np.ndarray],
             np.savez(handle, generation=np.array(generation), **arrays)
             handle.flush()
             os.fsync(handle.fileno())
-    if after_arrays is not None:
-        after_arrays()
     write_json(root / MANIFEST, {**manifest, "generation": generation, "arrays": name})
     # Old generations go only now: a reader holding the old manifest finds its arrays
     # gone and reads the new manifest (read_generation).
