@@ -144,6 +144,12 @@ def bombs(tmp_path_factory) -> dict[str, Path]:
         "jpeg-12000": _jpeg_bomb(folder / "header.jpg", 12000, 12000),
         "jpeg-30000x4096": _jpeg_bomb(folder / "wide.jpg", 30000, 4096),
     }
+    palette = Image.new("P", (12000, 12000), 3)
+    palette.putpalette([i % 256 for i in range(768)])
+    palette.save(folder / "palette.gif")
+    Image.new("L", (12000, 12000), 90).save(folder / "deflate.tif",
+                                            compression="tiff_adobe_deflate")
+    found.update({"gif-12000": folder / "palette.gif", "tiff-12000": folder / "deflate.tif"})
     assert all(path.stat().st_size < 10 * 2**20 for path in found.values())
     return found
 
@@ -156,7 +162,7 @@ def reference(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("bomb", ["png-grey-12000", "png-rgb-12000", "jpeg-12000",
-                                  "jpeg-30000x4096"])
+                                  "jpeg-30000x4096", "gif-12000", "tiff-12000"])
 def test_compare_every_method_on_a_bomb_stays_under_2_gb(bombs, reference, bomb):
     # Before: the 1.3 KB JPEG made `compare --method all` take all 23.5 GB (123 s);
     # under a cap ssim, sift and akaze died with tracebacks.
