@@ -1,7 +1,9 @@
 """The ``simlab`` command: a thin layer over the Python API.
 
 Exit codes: 0 success, 2 bad input or usage (one line on stderr, no traceback),
-130 interrupted.
+3 ``search`` with several queries where some failed (each reported, the rest searched),
+130 interrupted. Folder jobs (``pairs``, ``index``) exit 0 when they finished: the files
+they skipped are listed with a reason in their output.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ import json
 import sys
 from typing import Any, Sequence
 
+from .comparison import DEFAULT_MAX_SIDE
 from .errors import InvalidParameterError, MethodUnavailableError, SimlabError
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_SOME_FAILED"]
+
+#: Exit status of ``simlab search`` when some of several queries failed (each is reported,
+#: the others were searched).
+EXIT_SOME_FAILED = 3
 
 
 def _parse_settings(settings: Sequence[str], methods: Sequence[str]) -> dict[str, dict]:
@@ -92,9 +99,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     for name in named:
         spec = get_method(name)
         spec.ensure_available(spec.resolve(params.get(name)))
-    image_a = load_image(args.a, max_side=args.max_side)
-    image_b = load_image(args.b, max_side=args.max_side)
-    frame = compare_all(image_a, image_b, methods, params=params)
+    max_side = args.max_side or None  # 0: full size
+    image_a = load_image(args.a, max_side=max_side)
+    image_b = load_image(args.b, max_side=max_side)
+    frame = compare_all(image_a, image_b, methods, params=params, max_side=None)
     results = frame.attrs["results"]
     skipped = [{"method": row.method, "reason": row.skipped}
                for row in frame.itertuples() if isinstance(row.skipped, str)]
@@ -138,15 +146,18 @@ def _image_format(path: str) -> str:
 
 
 def _cmd_pairs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .duplicates import find
     from .duplicates.report import pairs_payload, write_report
     from .files import display_path
-    from .io import list_images
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InvalidParameterError(f"--out {args.out}: is a file; pass a folder (new or "
+                                    "existing) for pairs.csv, index.html and pictures/")
     # The report may sit inside the folder: never read its pictures back as input.
-    images = list_images(args.dir, exclude=[args.out])
-    result = find(images, method=args.method, threshold=args.threshold,
-                  max_side=args.max_side, workers=args.workers)
+    result = find(args.dir, method=args.method, threshold=args.threshold,
+                  max_side=args.max_side, workers=args.workers, exclude=[args.out])
     table = write_report(result, args.out, max_side=args.max_side)
     if args.json:
         print(json.dumps(pairs_payload(result, table), indent=2))
@@ -245,9 +256,20 @@ def _cmd_search(args: argparse.Namespace) -> int:
     index = Index.load(args.index)
     if args.top < 1:
         raise InvalidParameterError(f"--top must be at least 1, got {args.top}")
-    payload = []
+    payload, failed = [], 0
     for query in args.query:
-        hits = index.search(query, top=args.top)
+        try:
+            hits = index.search(query, top=args.top)
+        except SimlabError as exc:
+            if len(args.query) == 1:
+                raise  # one query: one error line, exit 2, as for any bad input
+            # Several queries: report this one and go on with the others (exit 3).
+            failed += 1
+            reason = exc.reason_for(query)
+            payload.append({"query": query, "results": [], "error": reason})
+            if not args.json:
+                print(f"query: {display_path(query)}\n  failed: {reason}")
+            continue
         payload.append({"query": query, "results": [
             {"rank": rank, "path": hit.path, "score": round(hit.score, 6),
              "details": json_ready(hit.details)}
@@ -260,6 +282,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
                 print(f"{rank:>3}  {hit.score:.3f}  {display_path(hit.path)}  ({extra})")
     if args.json:
         print(json.dumps(payload, indent=2))
+    if failed:
+        print(f"simlab: {failed} of {len(args.query)} queries failed (listed above)",
+              file=sys.stderr)
+        return EXIT_SOME_FAILED
     return 0
 
 
@@ -271,7 +297,9 @@ def add_index_parsers(subparsers) -> None:
     PATH [--top K] [--json]`` searches it. ``--json`` prints ``[{"query": ...,
     "results": [{"rank": 1, "path": <absolute path>, "score": ..., "details": {...}}]}]``
     (``details``: what the text output shows, e.g. ``verified``, ``inliers``); the text
-    output prints paths relative to the current directory when they are inside it.
+    output prints paths relative to the current directory when they are inside it. With
+    several queries a failed one has ``"results": []`` and ``"error": <reason>``, the
+    others are searched, and the exit status is :data:`EXIT_SOME_FAILED` (3).
 
     Examples
     --------
@@ -305,15 +333,51 @@ def add_index_parsers(subparsers) -> None:
     search.add_argument("--top", type=int, default=10, help="results per query (default 10)")
     search.add_argument("--json", action="store_true",
                         help='print [{"query", "results": [{"rank", "path", "score", '
-                        '"details"}]}]')
+                        '"details"}]}]; a query that failed has "results": [] and "error": '
+                        'its reason')
+    search.epilog = ("With several queries, a bad one (missing, empty, not an image...) is "
+                     "reported and the others are still searched; the exit status is then "
+                     f"{EXIT_SOME_FAILED}. One bad query alone exits 2.")
     search.set_defaults(func=_cmd_search)
+
+
+def _max_side_or_zero(text: str) -> int:
+    """``--max-side``: a whole number of pixels (at least the minimum side), or 0."""
+    from .io import MIN_SIDE
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") \
+            from None
+    if value != 0 and value < MIN_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_SIDE} px (or 0 for full size), got {value}")
+    return value
+
+
+def _max_side(text: str) -> int:
+    """``--max-side`` of ``pairs``: a whole number of pixels, at least the minimum side."""
+    from .io import MIN_SIDE
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") \
+            from None
+    if value < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_SIDE} px, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``simlab`` command."""
     parser = argparse.ArgumentParser(
         prog="simlab", description="How similar are two images? Histograms, SSIM, SIFT, "
-        "RootSIFT, AKAZE, pHash and VGG16 behind one command.")
+        "RootSIFT, AKAZE, pHash and VGG16 behind one command.",
+        epilog="Exit status: 0 done; 2 bad input or usage (one line on stderr); 3 search "
+        "with several queries where some failed (each reported, the others searched); "
+        "130 interrupted. Folder jobs list the files they skipped, with a reason.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     methods = sub.add_parser("methods", help="list methods with parameters and defaults")
@@ -332,8 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true", help="print JSON")
     compare.add_argument("--draw", metavar="OUT.png", help="save a figure explaining each "
                          "method's result")
-    compare.add_argument("--max-side", type=int, default=None, metavar="PX",
-                         help="shrink both images so the longest side is at most PX")
+    compare.add_argument("--max-side", type=_max_side_or_zero, default=DEFAULT_MAX_SIDE,
+                         metavar="PX", help=f"shrink both images so the longest side is at "
+                         f"most PX (default {DEFAULT_MAX_SIDE}, for speed and bounded "
+                         "memory); 0 compares at full size, within the memory budget "
+                         "SIMLAB_MEMORY_BUDGET_MB (default 2048)")
     compare.set_defaults(func=_cmd_compare)
 
     pairs = sub.add_parser("pairs", help="find duplicated images in a folder (rotated, "
@@ -345,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local features (default rootsift)")
     pairs.add_argument("--threshold", type=float, default=0.3,
                        help="smallest score flagged, 0..1 (default 0.3)")
-    pairs.add_argument("--max-side", type=int, default=800, metavar="PX",
+    pairs.add_argument("--max-side", type=_max_side, default=800, metavar="PX",
                        help="shrink images to this longest side first (default 800)")
     pairs.add_argument("--workers", type=int, default=2, help="threads (default 2)")
     pairs.add_argument("--json", action="store_true", help="print JSON")

@@ -17,6 +17,9 @@ __all__ = [
     "ImageTooSmallError",
     "ImageTooLargeError",
     "InvalidArrayError",
+    "NotAFileError",
+    "UnsupportedImageFormatError",
+    "NoImagesError",
     "SizeMismatchError",
     "UnknownMethodError",
     "InvalidParameterError",
@@ -30,6 +33,8 @@ __all__ = [
     "IndexVersionError",
     "ReportError",
     "WidgetAssetsMissingError",
+    "IndexLockedError",
+    "IndexConflictError",
 ]
 
 
@@ -94,6 +99,18 @@ class InvalidArrayError(ImageLoadError, ValueError):
     """A numpy array has a dtype or shape that is not an image."""
 
 
+class NotAFileError(ImageLoadError):
+    """The path is a directory, a FIFO, a socket or a device, not a regular file."""
+
+
+class UnsupportedImageFormatError(NotAnImageError):
+    """An image-like file in a format simlab cannot read (SVG, HEIC, a ``.npy``...)."""
+
+
+class NoImagesError(SimlabError):
+    """A job was given a folder or list with no image simlab could read."""
+
+
 class SizeMismatchError(SimlabError, ValueError):
     """Two images must have the same size for this method and policy."""
 
@@ -133,7 +150,10 @@ class IndexNotFoundError(IndexError_, FileNotFoundError):
 
 
 class CorruptIndexError(IndexError_):
-    """The index files are damaged: unreadable JSON, truncated arrays, mismatched parts."""
+    """The index files are damaged: unreadable JSON, truncated arrays, mismatched parts.
+
+    The message names the field (``index.json: files[3].path ...``) that is wrong.
+    """
 
 
 class ForeignIndexError(IndexError_):
@@ -150,3 +170,13 @@ class ReportError(SimlabError):
 
 class WidgetAssetsMissingError(SimlabError):
     """The offline widget renderer files (npm packages) are not installed."""
+class IndexLockedError(IndexError_):
+    """Another process is updating the index (it holds the index's lock file)."""
+
+    def __init__(self, message: str, path: str | None = None, pid: int | None = None):
+        self.pid = pid
+        super().__init__(message, path)
+
+
+class IndexConflictError(IndexError_):
+    """The index changed on disk since it was loaded: saving would lose that update."""

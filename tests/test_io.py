@@ -178,3 +178,37 @@ def test_list_images_skips_simlab_outputs_and_follows_symlinks_once(tmp_path):
               list_images(tmp_path, exclude=[tmp_path / "out"])]
     assert listed == ["a.png", "linked/b.jpg"] or listed == ["a.png", "sub/b.jpg"]
     assert [p.name for p in list_images(tmp_path, recursive=False)] == ["a.png"]
+@pytest.mark.parametrize("kind", ["rgb-png", "grey-png", "palette-gif", "16bit-png",
+                                  "rotated-tiff"])
+def test_reduced_decode_gives_the_picture_of_a_full_decode(tmp_path, kind):
+    # Large files are reduced right after decoding (before any conversion copy): the
+    # result must match decoding at full size and shrinking, EXIF rotation included.
+    rows, cols = np.mgrid[0:1000, 0:3000]
+    rgb = np.stack([rows % 256, cols % 256, (rows + cols) % 256], axis=2).astype(np.uint8)
+    image = {"rgb-png": Image.fromarray(rgb), "grey-png": Image.fromarray(rgb[..., 0]),
+             "palette-gif": Image.fromarray(rgb).convert("P"),
+             "16bit-png": Image.fromarray((cols * 21).astype(np.uint16)),
+             "rotated-tiff": Image.fromarray(rgb)}[kind]
+    path = tmp_path / ("image.gif" if kind == "palette-gif" else
+                       "image.tif" if kind == "rotated-tiff" else "image.png")
+    exif = image.getexif()
+    if kind == "rotated-tiff":
+        exif[0x0112] = 6  # shown turned by 90 degrees: 1000 wide, 3000 high
+    image.save(path, exif=exif)
+    from simlab.io import load_scaled
+
+    small, scale = load_scaled(path, 300)
+    reference = load_image(load_image(path), max_side=300)
+    assert small.shape == reference.shape and scale == 0.1
+    assert np.abs(small.astype(int) - reference.astype(int)).mean() < 1.0
+
+
+def test_max_side_and_pixel_limit_values_are_checked(tmp_path, monkeypatch):
+    path = tmp_path / "a.png"
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(path)
+    for bad in (0, -5, 3, 2.5, "640"):
+        with pytest.raises(errors.InvalidParameterError, match="a.png: max_side"):
+            load_image(path, max_side=bad)
+    monkeypatch.setenv("SIMLAB_MAX_PIXELS", "lots")
+    with pytest.raises(errors.InvalidParameterError, match="SIMLAB_MAX_PIXELS='lots'"):
+        load_image(path)

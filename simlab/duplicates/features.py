@@ -116,7 +116,7 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
     >>> features, skipped[0]["reason"].startswith("the file is empty")
     ({}, True)
     """
-    from ..io import list_images
+    from ..io import scan_images
     from ..parallel import map_files
 
     options: dict[str, Any] = {"method": method, "max_keypoints": max_keypoints,
@@ -124,5 +124,8 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
                                "copy_move": copy_move}
     extract_features(np.zeros((16, 16, 3), np.uint8), **options)  # bad options raise here
 
-    return map_files(lambda path: _load_and_extract(Path(path), max_side, options), [str(p) for p in list_images(folder_or_paths)], workers=workers,
-                     progress=progress, desc="features")
+    listed, unlisted = scan_images(folder_or_paths)
+    features, skipped = map_files(lambda path: _load_and_extract(Path(path), max_side, options),
+                                  [str(p) for p in listed], workers=workers,
+                                  progress=progress, desc="features")
+    return features, list(unlisted) + skipped  # SVG, FIFOs, link loops... then unreadable

@@ -24,7 +24,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
          max_side: int | None = 800, max_keypoints: int = 1000,
          contrast_threshold: float = 0.01, ratio: float = 0.75,
          ransac_threshold: float = 4.0, workers: int = 2, progress: bool = True,
-         features: dict[str, Features] | None = None, seed: int = 0):
+         features: dict[str, Features] | None = None, seed: int = 0,
+         exclude: Iterable[str | os.PathLike] = ()):
     """Duplicated images in a folder: flagged pairs, most certain first.
 
     Parameters
@@ -64,6 +65,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         (another threshold, say) to skip extraction.
     seed : int
         Seeds the vocabulary sample, so runs are repeatable.
+    exclude : iterable of path
+        Folders inside ``folder_or_paths`` not to read (the report's own folder).
 
     Returns
     -------
@@ -102,7 +105,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     """
     import pandas as pd
 
-    from ..io import list_images
+    from ..io import scan_images
 
     if not 0.0 <= float(threshold) <= 1.0:
         raise InvalidParameterError(f"threshold must lie in [0, 1]; got {threshold!r}")
@@ -110,9 +113,11 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                    contrast_threshold=contrast_threshold, copy_move=copy_move,
                    workers=workers, progress=progress)
     started = time.perf_counter()
-    paths = list(dict.fromkeys(str(p) for p in list_images(folder_or_paths)))  # no repeats
+    listed, unlisted = scan_images(folder_or_paths, exclude=exclude)
+    paths = list(dict.fromkeys(str(p) for p in listed))  # no repeats
     known = features if features is not None else {}
     extracted, skipped = encode_folder([p for p in paths if p not in known], **options)
+    skipped = list(unlisted) + skipped  # SVG, FIFOs, link loops... then unreadable files
     known.update(extracted)
     names = [path for path in paths if path in known]  # listing order, readable only
     seconds = {"extract": time.perf_counter() - started}

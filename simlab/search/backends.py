@@ -19,7 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import InvalidParameterError, UnknownMethodError
+from ..errors import UnknownMethodError
+from .validation import Invalid, checked_array
 
 __all__ = ["Backend", "BACKENDS", "get_backend", "MIN_INLIER_RATIO", "fallback_features"]
 
@@ -34,16 +35,19 @@ MIN_INLIER_RATIO = 0.05
 Hit = tuple[int, float, dict]
 
 
-def _stack(features: Sequence[dict], key: str, dtype) -> np.ndarray:
+def _stack(features: Sequence[dict], key: str, dtype, width: int | None = None) -> np.ndarray:
     count = len(features)
-    width = len(features[0][key]) if count else 0
+    if width is None:
+        width = len(features[0][key]) if count else 0
     return np.array([f[key] for f in features], dtype).reshape(count, width)
 
 
-def _rows(arrays: dict, name: str, count: int) -> np.ndarray:
-    stored = arrays[name]
-    if len(stored) != count:
-        raise ValueError(f"{len(stored)} {name} stored, {count} listed")
+def _vectors(arrays: dict, name: str, count: int, width: int) -> np.ndarray:
+    """Finite float rows, one per image (an emptied index stores (0, 0): no width)."""
+    stored = checked_array(arrays, name, (count, width if count else None), "f")
+    stored = stored.astype(np.float32)
+    if not np.isfinite(stored).all():
+        raise Invalid(f"'{name}' holds NaN or infinite values")
     return stored
 
 
@@ -70,9 +74,11 @@ class Backend:
         """The stored per-image features as plain arrays for ``np.savez``."""
         return {}
 
-    def from_arrays(self, arrays: dict, features: list[dict]) -> Any:
-        """Fill ``features`` (one dict per image) from :meth:`to_arrays`'s arrays;
-        return the vocabulary (or None)."""
+    def from_arrays(self, arrays: dict, features: list[dict], options: dict) -> Any:
+        """Fill ``features`` (one dict per image, holding its ``shape``) from
+        :meth:`to_arrays`'s arrays, checking each (:func:`checked_array`; a bad one
+        raises :class:`~simlab.search.validation.Invalid`); return the vocabulary (or
+        None)."""
         return None
 
     def prepare(self, features: Sequence[dict], vocabulary) -> dict:
@@ -173,32 +179,48 @@ class Words(Backend):
     def stored(self) -> tuple[str, ...]:
         return ("points", "angles", "sizes") if self.keeps_orientation else ("points",)
 
-    def from_arrays(self, arrays, features):
+    def from_arrays(self, arrays, features, options):
         from ..bow import Vocabulary
 
+        top = checked_array(arrays, "vocabulary_top", (None, 128), "f")
+        checked_array(arrays, "vocabulary_sub", (len(top), None, 128), "f")
+        checked_array(arrays, "vocabulary_trained_on", (), "i")
+        if len(top) == 0 or arrays["vocabulary_sub"].shape[1] == 0 or not (
+                np.isfinite(top).all() and np.isfinite(arrays["vocabulary_sub"]).all()):
+            raise Invalid("the vocabulary ('vocabulary_top', 'vocabulary_sub') must be "
+                          "non-empty and finite")
         vocabulary = Vocabulary.from_arrays(arrays)
-        offsets = arrays["offsets"]
-        words = arrays["words"].astype(np.int64)
         count = len(features)
-        if len(offsets) != count + 1 or offsets[-1] != len(words):
-            raise ValueError("word offsets do not match the words stored")
-        if len(words) and (words.min() < 0 or words.max() >= vocabulary.words):
-            raise ValueError("word ids beyond the vocabulary")
+        offsets = checked_array(arrays, "offsets", (count + 1,), "i").astype(np.int64)
+        words = checked_array(arrays, "words", (None,), "u").astype(np.int64)
+        if offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != len(words):
+            raise Invalid("'offsets' must rise from 0 to the number of words stored")
+        if len(words) and int(words.max()) >= vocabulary.words:
+            raise Invalid(f"'words' holds word {int(words.max())}, past the vocabulary's "
+                          f"{vocabulary.words} words")
         columns = {}
-        for name in self.stored:
-            if name in arrays:
-                if len(arrays[name]) != len(words):
-                    raise ValueError(f"{len(arrays[name])} {name} stored for "
-                                     f"{len(words)} words")
-                columns[name] = arrays[name]
+        if "points" in self.stored:
+            points = checked_array(arrays, "points", (len(words), 2), "f").astype(np.float32)
+            owners = np.repeat(np.arange(count), np.diff(offsets))
+            shapes = np.array([f["shape"] for f in features], np.float32).reshape(count, 2)
+            bounds = shapes[owners][:, ::-1] + 1  # (width, height)
+            if not (np.isfinite(points).all() and (points >= -1).all()
+                    and (points <= bounds).all()):
+                raise Invalid("'points' must lie inside their images")
+            columns["points"] = points
+        if "angles" in self.stored:
+            # 1.4-degree steps (see to_arrays).
+            columns["angles"] = checked_array(arrays, "angles", (len(words),), "u") \
+                .astype(np.float32) * 360 / 256
+            sizes = checked_array(arrays, "sizes", (len(words),), "f").astype(np.float32)
+            if not (np.isfinite(sizes).all() and (sizes >= 0).all()):
+                raise Invalid("'sizes' must be finite keypoint sizes")
+            columns["sizes"] = sizes
         for i in range(count):
             part = slice(offsets[i], offsets[i + 1])
             features[i]["words"] = words[part]
-            if "points" in columns:
-                features[i]["points"] = columns["points"][part].astype(np.float32)
-            if "angles" in columns:
-                features[i]["angles"] = columns["angles"][part].astype(np.float32) * 360 / 256
-                features[i]["sizes"] = columns["sizes"][part].astype(np.float32)
+            for name, column in columns.items():
+                features[i][name] = column[part]
         return vocabulary
 
     def prepare(self, features, vocabulary):
@@ -273,13 +295,13 @@ class VerifiedWords(Words):
             arrays[name] = _stack(features, key, np.float32).astype(np.float16)
         return arrays
 
-    def from_arrays(self, arrays, features):
-        vocabulary = super().from_arrays(arrays, features)
+    #: Width of each fallback vector: an 8x8x8 histogram and a 16x16 ordinal thumbnail.
+    widths = {"vectors": 512, "ordinals": 256}
+
+    def from_arrays(self, arrays, features, options):
+        vocabulary = super().from_arrays(arrays, features, options)
         for name, key in self.vectors.items():
-            stored = _rows(arrays, name, len(features)).astype(np.float32)
-            if stored.ndim != 2 or not np.isfinite(stored).all():
-                raise ValueError(f"{name} are not finite rows")
-            for i, row in enumerate(stored):
+            for i, row in enumerate(_vectors(arrays, name, len(features), self.widths[name])):
                 features[i][key] = row
         return vocabulary
 
@@ -418,14 +440,14 @@ class PerceptualHash(Backend):
         return self.hashes(image)
 
     def to_arrays(self, features, vocabulary):
-        return {f"hashes{side}": _stack(features, f"hash{side}", np.uint8)
+        return {f"hashes{side}": _stack(features, f"hash{side}", np.uint8, 8)
                 for side in ("", "_mirrored")}
 
-    def from_arrays(self, arrays, features):
+    def from_arrays(self, arrays, features, options):
         for side in ("", "_mirrored"):
-            stored = _rows(arrays, f"hashes{side}", len(features))
-            if stored.ndim != 2 or stored.shape[1] != 8:
-                raise ValueError(f"hashes{side} are not 8-byte rows")
+            stored = checked_array(arrays, f"hashes{side}", (len(features), 8), "u")
+            if stored.dtype != np.uint8:
+                raise Invalid(f"'hashes{side}' must be uint8, got {stored.dtype}")
             for i, row in enumerate(stored):
                 features[i][f"hash{side}"] = row
         return None
@@ -461,11 +483,12 @@ class _Vector(Backend):
     def to_arrays(self, features, vocabulary):
         return {"vectors": _stack(features, "vector", np.float32)}
 
-    def from_arrays(self, arrays, features):
-        stored = _rows(arrays, "vectors", len(features)).astype(np.float32)
-        if stored.ndim != 2 or not np.isfinite(stored).all():
-            raise ValueError("vectors are not finite rows")
-        for i, row in enumerate(stored):
+    def width(self, options: dict) -> int:
+        """Length of each stored vector."""
+        raise NotImplementedError
+
+    def from_arrays(self, arrays, features, options):
+        for i, row in enumerate(_vectors(arrays, "vectors", len(features), self.width(options))):
             features[i]["vector"] = row
         return None
 
@@ -503,6 +526,9 @@ class ColourHistogram(_Vector):
     def vector_of(self, image, options):
         return self.vector(image, bins=int(options["bins"]))
 
+    def width(self, options):
+        return int(options["bins"]) ** 3
+
 
 class DeepVector(_Vector):
     """Keras VGG16's 512-d embedding (``vgg16``; needs the ImageNet weights)."""
@@ -515,6 +541,9 @@ class DeepVector(_Vector):
         from ..methods.deep import _check_available
 
         _check_available({"weights": options["weights"]})
+
+    def width(self, options):
+        return 512  # VGG16's pooled last block
 
     def vector_of(self, image, options):
         from ..methods.deep import vgg16_features

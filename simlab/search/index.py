@@ -78,22 +78,20 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..bow import FUSION_K, rank_fusion
-from ..errors import (CorruptIndexError, ForeignIndexError, IndexError_, IndexNotFoundError,
-                     IndexVersionError, InvalidParameterError)
+from ..errors import (CorruptIndexError, ForeignIndexError, IndexConflictError, IndexError_,
+                     IndexLockedError, IndexNotFoundError, IndexVersionError,
+                     InvalidParameterError, NoImagesError)
 from ..io import load_scaled
 from ..results import SearchHit
 from .backends import BACKENDS, MIN_INLIER_RATIO, get_backend
+from .validation import FORMAT, FORMAT_VERSION, MANIFEST, Invalid, check_manifest
 
 __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
            "FORMAT_VERSION", "IndexError_", "IndexNotFoundError", "CorruptIndexError",
-           "ForeignIndexError", "IndexVersionError", "rank_fusion",
+           "ForeignIndexError", "IndexVersionError", "IndexLockedError",
+           "IndexConflictError", "rank_fusion",
            "FUSION_K", "MIN_INLIER_RATIO"]
 
-#: ``format`` field of ``index.json``: what tells a simlab index from any other folder.
-FORMAT = "simlab-index"
-#: Bumped whenever the layout of the files changes; other versions are refused.
-FORMAT_VERSION = 4
-MANIFEST = "index.json"
 
 #: Index methods and what they store (one backend class each, see
 #: :mod:`simlab.search.backends`). ``bow-verify`` is the default (see the benchmark table
@@ -165,6 +163,8 @@ class Index:
     created: str = ""
     #: Summary of the last :meth:`sync` or :meth:`add` run by :func:`build`.
     last_update: dict[str, Any] | None = field(default=None, repr=False)
+    #: The generation on disk this index was loaded from or last saved as.
+    _generation: str | None = field(default=None, repr=False)
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -288,12 +288,18 @@ class Index:
         Entries whose file no longer exists are dropped (whatever folder they came from);
         returns :meth:`add`'s summary plus ``removed``.
         """
-        from ..io import list_images
+        from ..io import scan_images
 
-        listed = list_images(folder)
+        listed, unlisted = scan_images(folder)
         gone = [entry["path"] for entry in self.files if not os.path.exists(entry["path"])]
         removed = self.remove(gone)
         summary = self.add(listed, workers=workers, progress=progress)
+        # Image-like entries the listing left out (SVG, FIFOs, link loops...) are
+        # skipped files too, listed with the ones that did not decode.
+        left_out = [{"path": os.path.abspath(item["path"]), "reason": item["reason"]}
+                    for item in unlisted]
+        summary["skipped"] = sorted(left_out + summary["skipped"], key=lambda s: s["path"])
+        self.skipped = summary["skipped"]
         summary["removed"] = removed
         return summary
 
@@ -329,6 +335,8 @@ class Index:
                                              desc="indexing (vocabulary sample)")
         descriptors = [f["descriptors"] for f in sampled.values()]
         pool = np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.float32)
+        if not descriptors and not rest:  # nothing readable: say which files and why
+            raise NoImagesError(_nothing_indexed(failed))
         if len(pool) == 0:
             raise InvalidParameterError(
                 "no keypoints in any readable image: nothing to learn a vocabulary from "
@@ -356,39 +364,44 @@ class Index:
         return arrays
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the index directory atomically (arrays first, ``index.json`` last).
+        """Write the index directory: arrays first, ``index.json`` last, under the lock.
 
         A reader sees either the old index or the new one: ``index.json`` names the
-        arrays file of its own generation, and old generations are removed afterwards.
+        arrays file of its own generation, and old generations are removed afterwards
+        (:mod:`simlab.storage`). Another process updating the same index meanwhile
+        raises :class:`~simlab.errors.IndexLockedError`; an index that another process
+        saved since this one was loaded raises :class:`~simlab.errors.IndexConflictError`
+        (saving would silently drop that update).
         """
-        from ..files import atomic_path, write_json
+        from .. import __version__
+        from .storage import current_generation, index_lock, write_generation
 
         target = Path(path) if path is not None else self.path
         if target is None:
             raise InvalidParameterError("Index.save needs a path (none was loaded or given)")
         _check_writable(target)
-        target.mkdir(parents=True, exist_ok=True)
-        generation = uuid.uuid4().hex
-        arrays_name = f"arrays-{generation}.npz"
-        arrays = self._arrays()
-        arrays["generation"] = np.array(generation)
-        with atomic_path(target / arrays_name) as temporary:
-            with open(temporary, "wb") as handle:
-                np.savez(handle, **arrays)
-        from .. import __version__
-
-        manifest = {
-            "format": FORMAT, "version": FORMAT_VERSION, "simlab_version": __version__,
-            "method": self.method, "options": self.options, "generation": generation,
-            "arrays": arrays_name, "created": self.created or _now(), "updated": _now(),
-            "count": len(self.files),
-            "vocabulary_words": self.vocabulary.words if self.vocabulary is not None else None,
-            "files": self.files, "skipped": self.skipped,
-        }
-        write_json(target / MANIFEST, manifest)
-        for old in target.glob("arrays-*.npz"):
-            if old.name != arrays_name:
-                old.unlink(missing_ok=True)
+        with index_lock(target):
+            if self._generation is not None and self.path is not None \
+                    and os.path.realpath(self.path) == os.path.realpath(target) \
+                    and current_generation(target) not in (None, self._generation):
+                raise IndexConflictError(
+                    "another process updated this index after it was loaded; saving would "
+                    "drop its images: load the index again and redo the update (or use "
+                    "`simlab index`, which loads and saves under one lock)",
+                    os.fspath(target))
+            if self.backend.uses_words and self.vocabulary is None:
+                raise NoImagesError("no image was indexed, so there is no vocabulary to "
+                                    "save; add images first", os.fspath(target))
+            manifest = {
+                "format": FORMAT, "version": FORMAT_VERSION, "simlab_version": __version__,
+                "method": self.method, "options": self.options,
+                "created": self.created or _now(), "updated": _now(),
+                "count": len(self.files),
+                "vocabulary_words": (self.vocabulary.words if self.vocabulary is not None
+                                     else None),
+                "files": self.files, "skipped": self.skipped,
+            }
+            self._generation = write_generation(target, self._arrays(), manifest)
         self.path = target
         return target
 
@@ -396,17 +409,23 @@ class Index:
     def load(cls, path: str | os.PathLike) -> "Index":
         """Open an index directory written by :meth:`save`.
 
+        Everything read is checked: the arrays file must be the one of this generation
+        inside the folder, and every field its type, range and shape.
+
         Raises
         ------
         IndexNotFoundError
-            Nothing at ``path``.
+            Nothing at ``path`` (or only what an interrupted first build left).
         ForeignIndexError
             ``path`` is not a simlab index.
         IndexVersionError
             Written by a simlab with another index format: rebuild it.
         CorruptIndexError
-            Unreadable JSON, a missing or truncated arrays file, or parts that disagree.
+            Unreadable JSON, a missing or truncated arrays file, or a field with a wrong
+            type, range or shape; the message names the field.
         """
+        from .storage import is_index_file, read_generation
+
         root = Path(path)
         label = os.fspath(root)
         if not root.exists():
@@ -414,62 +433,51 @@ class Index:
                                      f"--index {label}` or simlab.index.build()", label)
         if not root.is_dir():
             raise ForeignIndexError("is a file, not a simlab index directory", label)
-        manifest_path = root / MANIFEST
-        if not manifest_path.is_file():
+        if not (root / MANIFEST).exists():
+            try:
+                names = [entry.name for entry in root.iterdir()]
+            except OSError:
+                names = []
+            if names and all(is_index_file(name) for name in names):
+                raise IndexNotFoundError(
+                    f"no {MANIFEST}: the first build of this index was interrupted; run "
+                    f"`simlab index DIR --index {label}` again to build it", label)
             raise ForeignIndexError(f"no {MANIFEST}: not a simlab index directory", label)
+        manifest, arrays = read_generation(
+            root, check=lambda found: check_manifest(found, label))
+        index = cls(method=manifest["method"], options=dict(manifest["options"]),
+                    files=[dict(entry) for entry in manifest["files"]],
+                    skipped=[dict(entry) for entry in manifest.get("skipped", [])],
+                    path=root, created=manifest.get("created", ""))
+        index._generation = manifest["generation"]
         try:
-            manifest = json.loads(manifest_path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptIndexError(f"{MANIFEST} is not valid JSON ({exc}); rebuild the "
-                                    "index with --rebuild", label) from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise ForeignIndexError(f"{MANIFEST} is not a simlab index manifest (no "
-                                    f"\"format\": \"{FORMAT}\")", label)
-        if manifest.get("version") != FORMAT_VERSION:
-            raise IndexVersionError(
-                f"index format version {manifest.get('version')!r}, this simlab reads "
-                f"version {FORMAT_VERSION}; rebuild it with `simlab index DIR --index "
-                f"{label} --rebuild`", label)
-        try:
-            method = manifest["method"]
-            files = list(manifest["files"])
-            arrays_path = root / manifest["arrays"]
-            generation = manifest["generation"]
-            if method not in METHODS:
-                raise KeyError(method)
-        except (KeyError, TypeError) as exc:
-            raise CorruptIndexError(f"{MANIFEST} lacks or mangles {exc}; rebuild the index",
-                                    label) from None
-        try:
-            with np.load(arrays_path, allow_pickle=False) as stored:
-                arrays = {key: stored[key] for key in stored.files}
-        except FileNotFoundError:
-            raise CorruptIndexError(f"{manifest['arrays']} is missing; rebuild the index",
-                                    label) from None
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-            raise CorruptIndexError(f"{manifest['arrays']} is truncated or damaged ({exc}); "
-                                    "rebuild the index with --rebuild", label) from None
-        if str(arrays.get("generation", "")) != generation:
-            raise CorruptIndexError(f"{manifest['arrays']} does not belong to this "
-                                    f"{MANIFEST}; rebuild the index", label)
-        index = cls(method=method, options=dict(manifest.get("options", {})), files=files,
-                    skipped=list(manifest.get("skipped", [])), path=root,
-                    created=manifest.get("created", ""))
-        try:
-            index._unpack(arrays)
-        except (KeyError, ValueError, IndexError) as exc:
+            index._unpack(arrays, manifest.get("vocabulary_words"))
+        except Invalid as exc:
+            raise CorruptIndexError(f"{manifest['arrays']}: {exc}; rebuild the index with "
+                                    "--rebuild", label) from None
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
             raise CorruptIndexError(f"the arrays disagree with {MANIFEST} ({exc}); rebuild "
-                                    "the index", label) from None
+                                    "the index with --rebuild", label) from None
         return index
 
-    def _unpack(self, arrays: dict[str, np.ndarray]) -> None:
+    def _unpack(self, arrays: dict[str, np.ndarray], vocabulary_words: int | None = None
+                ) -> None:
+        from .validation import checked_array
+
         count = len(self.files)
-        scales, shapes = arrays["scales"], arrays["shapes"]
-        if len(scales) != count or len(shapes) != count:
-            raise ValueError(f"{len(scales)} images stored, {count} listed")
+        scales = checked_array(arrays, "scales", (count,), "f")
+        shapes = checked_array(arrays, "shapes", (count, 2), "i")
+        if not (np.isfinite(scales).all() and (scales > 0).all()):
+            raise Invalid("'scales' must be finite and positive")
+        if (shapes < 1).any():
+            raise Invalid("'shapes' must be positive image sizes")
         features: list[dict[str, np.ndarray]] = [
             {"scale": scales[i], "shape": shapes[i]} for i in range(count)]
-        self.vocabulary = self.backend.from_arrays(arrays, features)
+        self.vocabulary = self.backend.from_arrays(arrays, features, self.options)
+        if self.vocabulary is not None and vocabulary_words is not None \
+                and vocabulary_words != self.vocabulary.words:
+            raise Invalid(f"the vocabulary has {self.vocabulary.words} words, {MANIFEST} "
+                          f"field 'vocabulary_words' says {vocabulary_words}")
         self._features = features
 
     # -- searching ------------------------------------------------------------------------
@@ -592,16 +600,24 @@ def _now() -> str:
 
 
 def _check_writable(target: Path) -> None:
-    """Refuse to write an index into a folder that holds something else."""
+    """Refuse to write an index into a folder that holds something else.
+
+    What an interrupted first build left (temporary or orphan arrays, the lock file)
+    does not count: the next build recovers the folder and removes it.
+    """
+    from .storage import is_index_file
+
     if target.exists() and not target.is_dir():
         raise ForeignIndexError("is a file; choose a directory path for the index",
                                 os.fspath(target))
-    if target.is_dir() and any(target.iterdir()):
-        manifest = target / MANIFEST
-        if not manifest.is_file():
+    if target.is_dir() and not (target / MANIFEST).is_file():
+        others = sorted(entry.name for entry in target.iterdir()
+                        if not is_index_file(entry.name))
+        if others:
             raise ForeignIndexError(
-                f"the folder is not empty and has no {MANIFEST}: not a simlab index; "
-                "choose a new or empty directory for --index", os.fspath(target))
+                f"the folder is not empty (it holds {others[0]!r}) and has no {MANIFEST}: "
+                "not a simlab index; choose a new or empty directory for --index",
+                os.fspath(target))
 
 
 def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
@@ -651,6 +667,20 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
     >>> len(built), [pathlib.Path(s["path"]).name for s in built.skipped]
     (1, ['broken.jpg'])
     """
+    if path is None:
+        return _update(folder, None, method=method, rebuild=rebuild, workers=workers,
+                       progress=progress, options=options)
+    from .storage import index_lock
+
+    _check_writable(Path(path))  # before the lock file is created in someone's folder
+    # One lock for the whole update: a second writer would otherwise load the same
+    # generation, and the last to save would silently drop the other's images.
+    with index_lock(path):
+        return _update(folder, path, method=method, rebuild=rebuild, workers=workers,
+                       progress=progress, options=options)
+
+
+def _update(folder, path, *, method, rebuild, workers, progress, options) -> Index:
     existing = None
     if path is not None and not rebuild and (Path(path) / MANIFEST).exists():
         existing = Index.load(path)
@@ -658,15 +688,29 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
             raise ForeignIndexError(
                 f"this index was built with method {existing.method!r}, not {method!r}; "
                 "pass --rebuild (rebuild=True) or another index path", os.fspath(path))
-    if path is not None:
-        _check_writable(Path(path))
     index = existing or Index.new(method or DEFAULT_METHOD, **options)
     if isinstance(folder, (str, os.PathLike)):
         summary = index.sync(folder, workers=workers, progress=progress)
     else:
         summary = index.add(folder, workers=workers, progress=progress)
         summary["removed"] = 0
+    if existing is None and not index.files:
+        where = os.fspath(folder) if isinstance(folder, (str, os.PathLike)) else None
+        raise NoImagesError(_nothing_indexed(summary["skipped"]), where)
     if path is not None:
         index.save(path)
     index.last_update = summary
     return index
+
+
+def _nothing_indexed(skipped: list[dict[str, str]]) -> str:
+    """The message of a first build that indexed nothing, naming the files it skipped."""
+    from ..io import IMAGE_EXTENSIONS
+
+    if not skipped:
+        return ("no image files to index (looked for "
+                f"{', '.join(sorted(IMAGE_EXTENSIONS))}, in subfolders too)")
+    listed = "; ".join(f"{item['path']}: {item['reason']}" for item in skipped[:5])
+    more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    return (f"none of the {len(skipped)} image files could be read, nothing to index: "
+            f"{listed}{more}")

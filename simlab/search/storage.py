@@ -1,0 +1,431 @@
+"""Index storage on disk: one writer at a time, readers that always see one generation.
+
+An index directory holds ``index.json`` (the manifest) and ``arrays-<generation>.npz``
+(the features of that generation). This module owns how they are written and read, so
+the index classes above it never touch files directly:
+
+- :func:`index_lock` takes ``index.lock`` for a whole update (load, extract, save). A
+  second writer gets :class:`~simlab.errors.IndexLockedError` naming the process that
+  holds it. The lock is an OS file lock (``flock``): it dies with its process, so a
+  writer killed with ``kill -9`` leaves no stale lock behind (the pid left in the file
+  only serves the message).
+- :func:`write_generation` writes the arrays of a new generation, then ``index.json``
+  naming them (both atomically, the manifest last), and only then removes the previous
+  generation's arrays. It first removes what killed writers left: temporary files and
+  arrays no manifest names.
+- :func:`read_generation` reads the manifest, then the arrays it names; when a writer
+  replaced the generation in between (the arrays file is gone), it reads again.
+- :func:`load_arrays` reads an ``.npz`` without ever unpickling, refusing compressed or
+  object members and members whose declared size does not match the bytes stored, so
+  a damaged or hostile file cannot make it allocate more than the file holds.
+
+Examples
+--------
+>>> import tempfile, pathlib, numpy as np
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> with index_lock(root):
+...     generation = write_generation(root, {"x": np.arange(3)}, {"format": "demo"})
+>>> manifest, arrays = read_generation(root)
+>>> manifest["format"], arrays["x"].tolist()
+('demo', [0, 1, 2])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import threading
+import time
+import uuid
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ..errors import CorruptIndexError, IndexLockedError, InvalidParameterError
+
+try:  # POSIX; elsewhere the lock falls back to an exclusive-create pid file
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+__all__ = ["MANIFEST", "LOCK", "index_lock", "write_generation", "read_generation",
+           "read_manifest", "current_generation", "load_arrays", "clean_debris",
+           "is_index_file", "arrays_name"]
+
+MANIFEST = "index.json"
+LOCK = "index.lock"
+#: ``arrays-<32 hex digits>.npz``: the only arrays file names a manifest may give, so a
+#: manifest can never point outside its own directory.
+_ARRAYS = re.compile(r"arrays-[0-9a-f]{32}\.npz")
+#: Temporary files of simlab.files.atomic_path for the arrays and the manifest.
+_TEMPORARY = re.compile(r"\.(arrays-[0-9a-f]{32}\.npz|index\.json)\..+")
+
+_held: dict[str, list] = {}  # realpath -> [thread id, depth, fd]
+_held_guard = threading.Lock()
+
+
+def arrays_name(generation: str) -> str:
+    """File name of a generation's arrays.
+
+    Examples
+    --------
+    >>> arrays_name("0" * 32)
+    'arrays-00000000000000000000000000000000.npz'
+    """
+    return f"arrays-{generation}.npz"
+
+
+def is_index_file(name: str) -> bool:
+    """True for the files an index directory may hold (including a killed writer's).
+
+    Examples
+    --------
+    >>> [is_index_file(n) for n in ("index.json", "index.lock", "photo.jpg")]
+    [True, True, False]
+    """
+    return (name in (MANIFEST, LOCK) or bool(_ARRAYS.fullmatch(name))
+            or bool(_TEMPORARY.fullmatch(name)))
+
+
+# ---------------------------------------------------------------------------------------
+# The lock
+
+def _holder(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _locked_error(root: Path, holder: dict[str, Any]) -> IndexLockedError:
+    pid = holder.get("pid")
+    who = f"process {pid}" if isinstance(pid, int) else "another process"
+    host = holder.get("host")
+    if host and host != platform.node():
+        who += f" on {host}"
+    since = f" since {holder['started']}" if holder.get("started") else ""
+    return IndexLockedError(
+        f"the index is being updated by {who}{since}; wait for it to finish and run the "
+        "command again", os.fspath(root), pid if isinstance(pid, int) else None)
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _acquire(root: Path) -> int:
+    """Take the OS lock on ``root/index.lock``; returns its descriptor."""
+    path = root / LOCK
+    if fcntl is None:  # pragma: no cover - exclusive create, stale pid files recovered
+        for _ in range(2):
+            try:
+                descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                break
+            except FileExistsError:
+                holder = _holder(path)
+                if _pid_alive(holder.get("pid")):
+                    raise _locked_error(root, holder) from None
+                path.unlink(missing_ok=True)  # its process is gone: a stale lock
+        else:
+            raise _locked_error(root, _holder(path))
+    else:
+        while True:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                raise _locked_error(root, _holder(path)) from None
+            try:  # the file we locked must still be the one at that path
+                if os.stat(path).st_ino == os.fstat(descriptor).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(descriptor)  # removed by a failed first build meanwhile: again
+    record = {"pid": os.getpid(), "host": platform.node(),
+              "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, json.dumps(record).encode(), 0)
+    return descriptor
+
+
+def _release(root: Path, descriptor: int) -> None:
+    try:
+        os.ftruncate(descriptor, 0)  # the file stays: unlinking it would let a second
+    finally:                         # writer lock a new file while the first holds the old
+        if fcntl is None:  # pragma: no cover
+            os.close(descriptor)
+            (root / LOCK).unlink(missing_ok=True)
+        else:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+            os.close(descriptor)
+
+
+@contextlib.contextmanager
+def index_lock(root: str | os.PathLike) -> Iterator[None]:
+    """Hold ``root/index.lock`` (creating ``root``) for the duration of the block.
+
+    Re-entrant within one thread (an update that saves holds it once); another thread
+    or process trying to update the same index gets
+    :class:`~simlab.errors.IndexLockedError` at once instead of overwriting its work.
+    """
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InvalidParameterError("is a file; choose a directory path for the index",
+                                    os.fspath(root))
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    key = os.path.realpath(root)
+    me = threading.get_ident()
+    with _held_guard:
+        held = _held.get(key)
+        if held is not None and held[0] != me:
+            raise _locked_error(root, _holder(root / LOCK))
+        if held is not None:
+            held[1] += 1
+        else:
+            _held[key] = [me, 1, None]
+    try:
+        if _held[key][2] is None:
+            _held[key][2] = _acquire(root)
+        yield
+    finally:
+        with _held_guard:
+            entry = _held[key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _held[key]
+                if entry[2] is not None:
+                    if created and [p.name for p in root.iterdir()] == [LOCK]:
+                        # Nothing was written (the update failed): leave no trace. The
+                        # file goes while still locked; _acquire checks for that.
+                        (root / LOCK).unlink(missing_ok=True)
+                    _release(root, entry[2])
+                    if created:
+                        with contextlib.suppress(OSError):
+                            root.rmdir()  # only if empty
+
+
+# ---------------------------------------------------------------------------------------
+# Writing and reading generations
+
+def clean_debris(root: Path, keep: str | None = None) -> list[str]:
+    """Remove what killed writers left in ``root`` (call with the lock held).
+
+    Temporary files of interrupted writes, and arrays files other than ``keep`` (the
+    generation the manifest names), go. Returns the names removed.
+    """
+    removed = []
+    for entry in root.iterdir():
+        name = entry.name
+        if _TEMPORARY.fullmatch(name) or (_ARRAYS.fullmatch(name) and name != keep):
+            entry.unlink(missing_ok=True)
+            removed.append(name)
+    return removed
+
+
+def _current_arrays(root: Path) -> str | None:
+    try:
+        manifest = json.loads((root / MANIFEST).read_text())
+        name = manifest.get("arrays")
+        return name if isinstance(name, str) and _ARRAYS.fullmatch(name) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def current_generation(root: str | os.PathLike) -> str | None:
+    """The generation ``root/index.json`` names, or None (no or unreadable manifest)."""
+    try:
+        manifest = json.loads((Path(root) / MANIFEST).read_text())
+        generation = manifest.get("generation")
+        return generation if isinstance(generation, str) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def write_generation(root: str | os.PathLike, arrays: dict[str, np.ndarray],
+                     manifest: dict[str, Any]) -> str:
+    """Write a new generation of ``root``: arrays, then the manifest, then drop the old.
+
+    Call with :func:`index_lock` held. ``manifest`` gets the ``generation`` and
+    ``arrays`` fields. Returns the generation.
+    """
+    from ..files import atomic_path, write_json
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    clean_debris(root, keep=_current_arrays(root))
+    generation = uuid.uuid4().hex
+    name = arrays_name(generation)
+    with atomic_path(root / name) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, generation=np.array(generation), **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+    write_json(root / MANIFEST, {**manifest, "generation": generation, "arrays": name})
+    # Old generations go only now: a reader holding the old manifest finds its arrays
+    # gone and reads the new manifest (read_generation).
+    clean_debris(root, keep=name)
+    return generation
+
+
+def read_generation(root: str | os.PathLike, *,
+                    check: Callable[[dict[str, Any]], None] | None = None,
+                    attempts: int = 3) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The manifest of ``root`` and the arrays it names, both of one generation.
+
+    ``check(manifest)`` validates the manifest before the arrays are read (format,
+    version...). Raises :class:`~simlab.errors.CorruptIndexError` naming the field or
+    file at fault.
+    """
+    root = Path(root)
+    label = os.fspath(root)
+    for attempt in range(attempts):
+        manifest = read_manifest(root)
+        if check is not None:
+            check(manifest)
+        name = manifest.get("arrays")
+        if not isinstance(name, str) or not _ARRAYS.fullmatch(name):
+            raise CorruptIndexError(
+                f"{MANIFEST}: field 'arrays' must be the name of a file in the index "
+                f"folder like 'arrays-<32 hex digits>.npz', got {name!r}; rebuild the "
+                "index with --rebuild", label)
+        generation = manifest.get("generation")
+        if not isinstance(generation, str) or name != arrays_name(generation):
+            raise CorruptIndexError(
+                f"{MANIFEST}: field 'arrays' ({name!r}) does not belong to field "
+                f"'generation' ({generation!r}); rebuild the index with --rebuild", label)
+        try:
+            arrays = load_arrays(root / name, label=label)
+        except FileNotFoundError:
+            if attempt + 1 < attempts and current_generation(root) != generation:
+                time.sleep(0.01 * (attempt + 1))
+                continue  # a writer replaced this generation while we read it
+            raise CorruptIndexError(f"{name} (field 'arrays' of {MANIFEST}) is missing; "
+                                    "rebuild the index with --rebuild", label) from None
+        stored = arrays.pop("generation", None)
+        if stored is None or stored.shape != () or str(stored) != generation:
+            raise CorruptIndexError(f"{name} does not belong to this {MANIFEST} (its "
+                                    "generation differs); rebuild the index", label)
+        return manifest, arrays
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """``root/index.json`` as a dict, or :class:`CorruptIndexError` saying why not."""
+    label = os.fspath(root)
+    try:
+        text = (root / MANIFEST).read_bytes().decode("utf-8")
+        manifest = json.loads(text)
+    except PermissionError:
+        raise CorruptIndexError(f"{MANIFEST} cannot be read (permission denied); fix its "
+                                "permissions or rebuild the index", label) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CorruptIndexError(f"{MANIFEST} is not valid JSON ({exc}); rebuild the index "
+                                "with --rebuild", label) from None
+    except OSError as exc:
+        raise CorruptIndexError(f"{MANIFEST} cannot be read ({exc.strerror or exc}); "
+                                "rebuild the index with --rebuild", label) from None
+    if not isinstance(manifest, dict):
+        raise CorruptIndexError(f"{MANIFEST} must hold a JSON object, got "
+                                f"{type(manifest).__name__}; rebuild the index", label)
+    return manifest
+
+
+def load_arrays(path: Path, *, label: str | None = None) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` written by :func:`write_generation`, safely.
+
+    Never unpickles; refuses compressed members, object arrays and members whose
+    declared shape needs more bytes than they hold. Raises ``FileNotFoundError`` when
+    the file is missing and :class:`CorruptIndexError` for everything else.
+    """
+    name = path.name
+    label = label or os.fspath(path.parent)
+
+    def corrupt(problem: str) -> CorruptIndexError:
+        return CorruptIndexError(f"{name} {problem}; rebuild the index with --rebuild",
+                                 label)
+
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise corrupt("is a directory, not an arrays file") from None
+    except OSError as exc:
+        raise corrupt(f"cannot be read ({exc.strerror or exc})") from None
+    arrays: dict[str, np.ndarray] = {}
+    with handle:
+        on_disk = os.fstat(handle.fileno()).st_size
+        if not zipfile.is_zipfile(handle):
+            handle.seek(0)
+            start = handle.read(6)
+            if start.startswith(b"PK\x03\x04"):
+                raise corrupt("is truncated or damaged (the zip archive has no end)")
+            kind = "a single .npy array" if start == b"\x93NUMPY" else "not a zip archive"
+            raise corrupt(f"is {kind}, not the .npz arrays archive simlab writes")
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                for info in archive.infolist():
+                    key = info.filename[:-4] if info.filename.endswith(".npy") else None
+                    if not key:
+                        raise corrupt(f"holds {info.filename!r}, which is not an array")
+                    if info.compress_type != zipfile.ZIP_STORED:
+                        raise corrupt(f"member {key!r} is compressed; simlab writes "
+                                      "uncompressed arrays")
+                    if info.file_size != info.compress_size or info.file_size > on_disk:
+                        raise corrupt(f"member {key!r} claims {info.file_size:,} bytes, "
+                                      f"more than the file holds")
+                    with archive.open(info) as member:
+                        arrays[key] = _read_member(member, info.file_size, key, corrupt)
+        except CorruptIndexError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
+                ValueError, OverflowError) as exc:
+            text = str(exc)
+            if "pickle" in text:  # never repeat numpy's advice to load unsafely
+                text = "an object (pickled) array"
+            raise corrupt(f"is truncated or damaged ({text})") from None
+    return arrays
+
+
+def _read_member(member, size: int, key: str, corrupt) -> np.ndarray:
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(member)
+    if version == (1, 0):
+        shape, fortran, dtype = npy.read_array_header_1_0(member)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = npy.read_array_header_2_0(member)
+    else:
+        raise corrupt(f"member {key!r} has an unknown .npy version {version}")
+    if dtype.hasobject:
+        raise corrupt(f"member {key!r} is an object (pickled) array; simlab never "
+                      "unpickles")
+    count = 1
+    for side in shape:
+        count *= int(side)
+    header = member.tell()
+    if count * dtype.itemsize != size - header:
+        raise corrupt(f"member {key!r} declares shape {shape} ({count * dtype.itemsize:,} "
+                      f"bytes) but holds {size - header:,}")
+    array = np.empty(count, dtype=dtype)  # bounded: the bytes are in the file itself
+    if count and member.readinto(memoryview(array).cast("B")) != array.nbytes:
+        raise corrupt(f"member {key!r} is truncated")
+    if fortran:
+        return array.reshape(shape[::-1]).T
+    return array.reshape(shape)
