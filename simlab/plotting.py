@@ -170,9 +170,11 @@ def plot_matches(image_a: np.ndarray, image_b: np.ndarray, result: Similarity, *
             kps = np.asarray(visual.get(key, np.zeros((0, 2))))
             if len(kps):
                 ax.scatter(kps[:, 0] + shift, kps[:, 1], s=3, c="yellow", alpha=0.6)
-    groups = [(inliers, "lime", 0.9, "inlier")]
+    # Lines are matches: several inlier matches can share a keypoint, which the title's
+    # count of (distinct) inliers counts once.
+    groups = [(inliers, "lime", 0.9, "inlier match")]
     if show_outliers:
-        groups.append((~inliers, "red", 0.5, "outlier"))
+        groups.append((~inliers, "red", 0.5, "outlier match"))
     for mask, colour, width, label in groups:
         index = np.flatnonzero(mask)[:max_lines]
         for i in index:
@@ -183,7 +185,7 @@ def plot_matches(image_a: np.ndarray, image_b: np.ndarray, result: Similarity, *
                                                  f"{len(index)} drawn)")
     if inliers.any() or (show_outliers and len(inliers)):
         ax.legend(loc="lower right", fontsize="small")
-    title = (f"{result.method}: {int(result.details.get('inliers', 0))} inliers of "
+    title = (f"{result.method}: {int(result.details.get('inliers', 0))} distinct inliers, "
              f"{int(result.details.get('good_matches', 0))} ratio-test matches, "
              f"score {result.score:.2f}")
     if result.reason:
