@@ -64,6 +64,7 @@ bench-data:
 
 bench: setup bench-data
 	$(BIN)/simlab bench compare
+	$(BIN)/simlab bench methods
 	$(BIN)/simlab bench pairs
 	$(BIN)/simlab bench search
 

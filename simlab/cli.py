@@ -341,8 +341,9 @@ def add_index_parsers(subparsers) -> None:
     search.set_defaults(func=_cmd_search)
 
 
-def _max_side_or_zero(text: str) -> int:
-    """``--max-side``: a whole number of pixels (at least the minimum side), or 0."""
+def _pixels(text: str, *, zero_means_full: bool = False) -> int:
+    """``--max-side``: a whole number of pixels, at least the minimum side (or 0 for full
+    size, where ``zero_means_full``)."""
     from .io import MIN_SIDE
 
     try:
@@ -350,24 +351,18 @@ def _max_side_or_zero(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") \
             from None
-    if value != 0 and value < MIN_SIDE:
-        raise argparse.ArgumentTypeError(
-            f"must be at least {MIN_SIDE} px (or 0 for full size), got {value}")
+    if value < MIN_SIDE and not (zero_means_full and value == 0):
+        either = " (or 0 for full size)" if zero_means_full else ""
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_SIDE} px{either}, got {value}")
     return value
+
+
+def _max_side_or_zero(text: str) -> int:
+    return _pixels(text, zero_means_full=True)
 
 
 def _max_side(text: str) -> int:
-    """``--max-side`` of ``pairs``: a whole number of pixels, at least the minimum side."""
-    from .io import MIN_SIDE
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") \
-            from None
-    if value < MIN_SIDE:
-        raise argparse.ArgumentTypeError(f"must be at least {MIN_SIDE} px, got {value}")
-    return value
+    return _pixels(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
