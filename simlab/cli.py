@@ -180,7 +180,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_compare
 
     if args.target == "methods":
-        from .bench.methods import bench_methods
+        from .bench.auc import bench_methods
 
         frame = bench_methods(args.method, progress=not args.json)
         print(frame.to_json(orient="records", indent=2) if args.json

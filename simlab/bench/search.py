@@ -318,7 +318,7 @@ def run_benchmark(data: str | os.PathLike, *, methods: Sequence[str] | None = No
     rows, ranks_by_method, skipped = [], {}, {}
     for method in methods or BENCH_METHODS:
         if method == "vgg16":
-            from .methods.deep import resolve_weights
+            from ..methods.deep import resolve_weights
 
             if resolve_weights("imagenet") == "imagenet":
                 skipped[method] = "VGG16 ImageNet weights are not available offline"
