@@ -429,8 +429,9 @@ def test_few_inliers_among_many_correspondences_are_not_verified(built, monkeypa
 
     def chance(query_side, stored, **kwargs):
         many = np.arange(400)
-        return Verification(np.stack([many, many], 1), many < 12, np.eye(3), 12, 400,
-                            "similarity")
+        spread = np.stack([many, many], 1).astype(np.float32)  # 400 distinct places
+        return Verification(np.stack([many, many], 1), many < 12, np.eye(3), 12,
+                            "similarity", points_a=spread, points_b=spread)
 
     monkeypatch.setattr(VerifiedWords, "verify", staticmethod(chance))
     hits = built.search(query, top=len(built))

@@ -210,8 +210,8 @@ def check_features(features: Mapping[str, np.ndarray], *, job: str,
 
     Features made by :func:`extract_local` (and so by :func:`simlab.extract` for sift,
     rootsift and akaze) pass. Features without ``scale``, ``sizes``, ``angles`` or
-    ``descriptor`` are completed (scale 1, no orientation check, kind guessed from the
-    descriptors); anything else raises.
+    ``descriptor`` are completed (scale 1, NaN orientations that the chance guard does
+    not check, kind guessed from the descriptors); anything else raises.
 
     Raises
     ------
@@ -251,7 +251,7 @@ def check_features(features: Mapping[str, np.ndarray], *, job: str,
             f"{job} takes {' or '.join(descriptors)} features, these are {kind}; extract "
             f"them with simlab.extract(image, {descriptors[0]!r})", label)
     out.setdefault("scale", np.array(1.0))
-    if "sizes" not in out or "angles" not in out:
-        out["sizes"] = np.zeros(count, np.float32)
-        out["angles"] = np.full(count, np.nan, np.float32)  # NaN: no orientation check
+    if "sizes" not in out or "angles" not in out:  # NaN: no orientation check
+        out["sizes"] = np.full(count, np.nan, np.float32)
+        out["angles"] = np.full(count, np.nan, np.float32)
     return out

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
@@ -105,26 +106,41 @@ def _local_linear(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def _consistent(matrix: np.ndarray, a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray],
                 pairs: np.ndarray, *, max_angle: float, max_size_ratio: float) -> np.ndarray:
-    angles_a = np.asarray(a["angles"], np.float64)[pairs[:, 0]]
-    angles_b = np.asarray(b["angles"], np.float64)[pairs[:, 1]]
-    sizes_a = np.asarray(a["sizes"], np.float64)[pairs[:, 0]]
-    sizes_b = np.asarray(b["sizes"], np.float64)[pairs[:, 1]]
-    linear = _local_linear(matrix, np.asarray(a["points"])[pairs[:, 0]])
-    # Where the transform sends a's orientation: the Jacobian applied to its direction
-    # (right for mirrored and sheared transforms too, where orientations turn backwards).
-    theta = np.radians(angles_a)
-    direction = np.einsum("nij,nj->ni", linear, np.stack([np.cos(theta), np.sin(theta)], 1))
-    predicted = np.degrees(np.arctan2(direction[:, 1], direction[:, 0]))
-    scale = np.sqrt(np.abs(linear[:, 0, 0] * linear[:, 1, 1]
-                           - linear[:, 0, 1] * linear[:, 1, 0]))
-    turn = (angles_b - predicted + 180.0) % 360.0 - 180.0
-    growth = np.abs(np.log(np.maximum(sizes_b, 1e-6) / np.maximum(sizes_a * scale, 1e-6)))
-    # Features without orientations (NaN angles or zero sizes) are not checked; where the
-    # transform has no finite local form (a degenerate homography), nothing agrees.
-    unknown = ~np.isfinite(angles_a) | ~np.isfinite(angles_b) | (sizes_a <= 0) | (sizes_b <= 0)
-    with np.errstate(invalid="ignore"):
-        agrees = (np.abs(turn) <= max_angle) & (growth <= math.log(max_size_ratio))
-    return unknown | agrees
+    """Which correspondences turn and grow their keypoints as ``matrix`` does locally.
+
+    Features without orientations (NaN angles or sizes) pass: NaN never exceeds a
+    tolerance. Where the transform has no finite local form (a degenerate homography),
+    nothing passes.
+    """
+    angles_a, angles_b = a["angles"][pairs[:, 0]], b["angles"][pairs[:, 1]]
+    sizes_a, sizes_b = a["sizes"][pairs[:, 0]], b["sizes"][pairs[:, 1]]
+    (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = matrix.tolist()
+    tolerance = 1e-6 * (abs(m00) + abs(m10))
+    if m20 == 0 and m21 == 0 and abs(m00 - m11) <= tolerance and abs(m01 + m10) <= tolerance:
+        # A similarity (what search and pairs fit): orientations turn by its angle, sizes
+        # grow by its scale. A few operations on small arrays: this runs for every
+        # candidate a search verifies.
+        rotation = math.degrees(math.atan2(m10, m00))
+        scale = math.hypot(m00, m10) / abs(m22)
+        turn = (angles_b - angles_a - rotation + 180.0) % 360.0 - 180.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = sizes_b / (sizes_a * scale)
+    else:
+        # Any other transform, mirrored and sheared ones too: its Jacobian at each point
+        # applied to a's orientation (orientations turn backwards under a mirror).
+        local = _local_linear(matrix, np.asarray(a["points"])[pairs[:, 0]])
+        theta = np.radians(angles_a)
+        direction = np.einsum("nij,nj->ni", local,
+                              np.stack([np.cos(theta), np.sin(theta)], 1))
+        predicted = np.degrees(np.arctan2(direction[:, 1], direction[:, 0]))
+        turn = (angles_b - predicted + 180.0) % 360.0 - 180.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = sizes_b / (sizes_a * np.sqrt(np.abs(
+                local[:, 0, 0] * local[:, 1, 1] - local[:, 0, 1] * local[:, 1, 0])))
+        degenerate = ~np.isfinite(local).all(axis=(1, 2))
+        turn[degenerate] = np.inf
+    return ~(np.abs(turn) > max_angle) & ~(growth > max_size_ratio) \
+        & ~(growth * max_size_ratio < 1.0)
 
 
 def describe_transform(matrix: np.ndarray) -> dict[str, Any]:
@@ -220,20 +236,32 @@ class Verification:
         was fitted.
     inliers : int
         Distinct inlier places (see the module documentation).
-    correspondences : int
-        Distinct places among all correspondences.
     model : str
     reason : str or None
         Why nothing was verified, when nothing was.
+    points_a, points_b : ndarray, shape (M, 2)
+        Where the correspondences are in a and in b.
     """
 
     pairs: np.ndarray = field(repr=False)
     mask: np.ndarray = field(repr=False)
     matrix: np.ndarray | None = field(repr=False)
     inliers: int
-    correspondences: int
     model: str
     reason: str | None = None
+    points_a: np.ndarray | None = field(default=None, repr=False, compare=False)
+    points_b: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def correspondences(self) -> int:
+        """Distinct places among all correspondences (on the side with fewer).
+
+        Computed when first asked: a search verifies dozens of candidates per query and
+        asks it only of those with enough inliers.
+        """
+        if self.points_a is None or self.points_b is None:
+            return len(self.pairs)
+        return min(distinct(self.points_a), distinct(self.points_b))
 
     @property
     def inlier_ratio(self) -> float:
@@ -290,20 +318,21 @@ def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.n
     empty = np.zeros(len(pairs), bool)
     points_a = np.asarray(a["points"], np.float32)[pairs[:, 0]]
     points_b = np.asarray(b["points"], np.float32)[pairs[:, 1]]
-    correspondences = min(distinct(points_a), distinct(points_b))
+    where = {"points_a": points_a, "points_b": points_b}
     needed = max(_MIN_POINTS[model], int(min_correspondences))
     if len(pairs) < needed:
         reason = (f"{len(pairs)} correspondences, too few for a {model} to be verified"
                   if len(pairs) else "no correspondences")
-        return Verification(pairs, empty, None, 0, correspondences, model, reason)
+        return Verification(pairs, empty, None, 0, model, reason, **where)
     mask, matrix = fit_model(points_a, points_b, model=model, threshold=threshold,
                              confidence=confidence)
     if model == "none":
-        return Verification(pairs, mask, None, correspondences, correspondences, model)
+        every = min(distinct(points_a), distinct(points_b))
+        return Verification(pairs, mask, None, every, model, **where)
     if matrix is None:
-        return Verification(pairs, empty, None, 0, correspondences, model,
+        return Verification(pairs, empty, None, 0, model,
                             f"RANSAC found no {model} explaining {len(pairs)} "
-                            "correspondences")
+                            "correspondences", **where)
     if check_orientation and "angles" in a and "angles" in b and "sizes" in a \
             and "sizes" in b:
         kept = np.flatnonzero(mask)  # only RANSAC's inliers need checking
@@ -312,7 +341,7 @@ def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.n
                                  max_size_ratio=max_size_ratio)
     inliers = min(distinct(points_a[mask]), distinct(points_b[mask]))
     if inliers < 2:  # nothing the transform explains survives the guard
-        return Verification(pairs, empty, None, 0, correspondences, model,
+        return Verification(pairs, empty, None, 0, model,
                             "no correspondence agrees with the transform's rotation and "
-                            "scale")
-    return Verification(pairs, mask, matrix, inliers, correspondences, model)
+                            "scale", **where)
+    return Verification(pairs, mask, matrix, inliers, model, **where)
