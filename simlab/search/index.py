@@ -65,11 +65,9 @@ Examples
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import time
-import uuid
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -529,7 +527,10 @@ class Index:
         prepared = self._prepare()
         image, _ = load_scaled(query, self.options["max_side"],
                                upscale=bool(self.options.get("upscale", False)))
-        with one_blas_thread():  # many small products (see one_blas_thread)
+        # Word methods make many small products (see one_blas_thread); entering the limit
+        # costs a few ms, more than a global method's whole search.
+        limit = one_blas_thread() if self.backend.uses_words else contextlib.nullcontext()
+        with limit:
             found = self.backend.search(
                 image, prepared, self._features, options=self.options,
                 vocabulary=self.vocabulary, top=min(int(top), len(self._features)),
