@@ -142,14 +142,24 @@ def plot_pair(image_a: np.ndarray, image_b: np.ndarray, *, ax=None,
     return fig
 
 
+def _to_shown(shape, image: np.ndarray) -> np.ndarray:
+    """Factors (x, y) from the pixels a result was computed at to those of ``image``."""
+    if shape is None:
+        return np.ones(2)
+    height, width = (float(v) for v in np.asarray(shape)[:2])
+    return np.array([image.shape[1] / width, image.shape[0] / height])
+
+
 def plot_matches(image_a: np.ndarray, image_b: np.ndarray, result: Similarity, *, ax=None,
                  show_outliers: bool = False, max_lines: int = 100,
                  show_keypoints: bool = False):
     """Matched keypoints as lines between the images: RANSAC inliers (green) only by
     default, ratio-test outliers (red, thin) on request.
 
-    ``image_a`` and ``image_b`` must be the images the features were extracted from
-    (same size, e.g. after ``max_side``).
+    ``image_a`` and ``image_b`` may be the images the features were extracted from or
+    the files at another size (``compare`` shrinks to ``max_side`` first): points are
+    scaled to the images given when the result records the shapes it was made at
+    (``visual["shape_a"]``, ``visual["shape_b"]``).
 
     Examples
     --------
@@ -162,12 +172,14 @@ def plot_matches(image_a: np.ndarray, image_b: np.ndarray, result: Similarity, *
     canvas, offset = side_by_side(image_a, image_b)
     ax.imshow(canvas)
     visual = result.visual
-    points_a = np.asarray(visual.get("points_a", np.zeros((0, 2))))
-    points_b = np.asarray(visual.get("points_b", np.zeros((0, 2))))
+    factors = {side: _to_shown(visual.get(f"shape_{side}"), image)
+               for side, image in (("a", image_a), ("b", image_b))}
+    points_a = np.asarray(visual.get("points_a", np.zeros((0, 2)))) * factors["a"]
+    points_b = np.asarray(visual.get("points_b", np.zeros((0, 2)))) * factors["b"]
     inliers = np.asarray(visual.get("inlier_mask", np.zeros(len(points_a), bool)), bool)
     if show_keypoints:
         for key, shift in (("keypoints_a", 0), ("keypoints_b", offset)):
-            kps = np.asarray(visual.get(key, np.zeros((0, 2))))
+            kps = np.asarray(visual.get(key, np.zeros((0, 2)))) * factors[key[-1]]
             if len(kps):
                 ax.scatter(kps[:, 0] + shift, kps[:, 1], s=3, c="yellow", alpha=0.6)
     # Lines are matches: several inlier matches can share a keypoint, which the title's

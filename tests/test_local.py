@@ -122,3 +122,30 @@ def test_search_matches_draw_with_plot_similarity(tmp_path):
     assert found.frame == "original" and found.details["inliers"] > 20
     figure = plot_similarity(query, simlab.load_image(tmp_path / "coffee.png"), found)
     assert "inliers" in figure.axes[0].get_title()
+
+
+def test_match_lines_land_on_full_size_images_after_compare_shrank_them(photo):
+    # compare() shrinks to max_side first; drawing on the files at full size must put
+    # each line's ends on the same patch (here b is a's crop, shifted by 60 px).
+    from simlab.plotting import plot_matches
+
+    large = np.kron(photo, np.ones((5, 5, 1), np.uint8))  # 1280 px
+    crop = large[300:, 300:]
+    result = simlab.compare(large, crop, "sift", max_side=640)
+    figure = plot_matches(large, crop, result)
+    offset = large.shape[1] + 8  # side_by_side's gap
+    ends = [line.get_data() for line in figure.axes[0].lines if len(line.get_xdata()) == 2]
+    assert len(ends) > 20
+    shifts = np.array([(x[0] - (x[1] - offset), y[0] - y[1]) for x, y in ends])
+    assert np.allclose(np.median(shifts, axis=0), [300, 300], atol=3)
+
+
+def test_an_index_keeping_every_keypoint_loads_back(tmp_path):
+    from PIL import Image
+
+    from simlab import index
+
+    for name in ("astronaut", "coffee"):
+        Image.fromarray(samples.sample_image(name, max_side=SIDE)).save(tmp_path / f"{name}.png")
+    built = index.build(tmp_path, path=tmp_path / "ix", max_keypoints=0, progress=False)
+    assert len(index.Index.load(tmp_path / "ix")) == len(built) == 2

@@ -2,7 +2,7 @@
 
 * **Keypoints.** Each keypoint's nearest *other* descriptor away from its own position
   (:func:`simlab.local.self_matches`), verified by the engine in both directions
-  (:func:`simlab.local.verification`): finds copies that were scaled or turned by any angle.
+  (:func:`simlab.local.verify`): finds copies that were scaled or turned by any angle.
 * **Dense.** A region of some 60-80 px described by SIFT's large keypoints also
   describes its surroundings, so those descriptors differ between the two copies; a
   whitened image correlated with itself (and with itself turned by 90 and 180 degrees)

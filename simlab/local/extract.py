@@ -20,7 +20,7 @@ from ..errors import InvalidFeaturesError, InvalidParameterError
 __all__ = ["extract_local", "keypoint_arrays", "check_features", "stretch_contrast",
            "root_descriptors", "DESCRIPTORS"]
 
-#: Descriptor kinds: their width, dtype, and whether mirroring is a permutation of them.
+#: Descriptor kinds: their width and dtype.
 DESCRIPTORS = {"sift": (128, np.float32), "rootsift": (128, np.float32),
                "akaze": (61, np.uint8)}
 

@@ -333,6 +333,7 @@ def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.n
         return Verification(pairs, empty, None, 0, model,
                             f"RANSAC found no {model} explaining {len(pairs)} "
                             "correspondences", **where)
+    fitted = mask  # RANSAC's inliers, before the guard
     if check_orientation and "angles" in a and "angles" in b and "sizes" in a \
             and "sizes" in b:
         kept = np.flatnonzero(mask)  # only RANSAC's inliers need checking
@@ -340,8 +341,9 @@ def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.n
         mask[kept] = _consistent(matrix, a, b, pairs[kept], max_angle=max_angle,
                                  max_size_ratio=max_size_ratio)
     inliers = min(distinct(points_a[mask]), distinct(points_b[mask]))
-    if inliers < 2:  # nothing the transform explains survives the guard
-        return Verification(pairs, empty, None, 0, model,
-                            "no correspondence agrees with the transform's rotation and "
-                            "scale", **where)
+    if inliers < 2:  # nothing the transform explains survives
+        reason = (f"RANSAC's {model} explains fewer than 2 places"
+                  if min(distinct(points_a[fitted]), distinct(points_b[fitted])) < 2 else
+                  "no correspondence agrees with the transform's rotation and scale")
+        return Verification(pairs, empty, None, 0, model, reason, **where)
     return Verification(pairs, mask, matrix, inliers, model, **where)

@@ -103,7 +103,8 @@ def compare_keypoints(name: str, features_a: Features, features_b: Features,
                     "points_b": np.zeros((0, 2), np.float32),
                     "inlier_mask": np.zeros(0, bool),
                     "keypoints_a": features_a["points"], "keypoints_b": features_b["points"],
-                    "frame": "extracted"}
+                    "frame": "extracted", "shape_a": features_a["shape"],
+                    "shape_b": features_b["shape"]}
     if count_a == 0 or count_b == 0:
         which = " and ".join(side for side, n in (("first", count_a), ("second", count_b))
                              if n == 0)

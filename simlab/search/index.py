@@ -18,7 +18,7 @@ beyond. What retrieval research does instead (Sivic & Zisserman 2003; Philbin et
    images are re-ranked by how many of the words they share with the query sit where one
    rotation + scale + translation (RANSAC) puts them. Correspondences are "same word in
    both images", so only each keypoint's word and position are stored, not descriptors.
-   The verifier is the engine's (:func:`simlab.local.verification`): its chance guard drops
+   The verifier is the engine's (:func:`simlab.local.verify`): its chance guard drops
    inliers whose keypoint orientation and size disagree with the transform, and a
    candidate counts as verified with at least 8 distinct inliers that are also 5 % of
    its correspondences: repetitive textures line up a dozen of hundreds by chance.
@@ -97,14 +97,6 @@ __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
 METHODS = {name: backend.summary for name, backend in BACKENDS.items()}
 DEFAULT_METHOD = "bow-verify"
 
-#: Defaults of the options stored with an index (they change the stored features).
-#: ``fine_octave_below``: images of at least 400 px skip SIFT's doubled first octave
-#: (:func:`simlab.local.extract_local`). Measured side by side on the 724-image
-#: benchmark set (medians of 2 builds each): 28.3 against 18.4 images/s, query median 159
-#: against 233 ms; recall@1 0.90 against 0.91 on an earlier draw of the set. A value
-#: above ``max_side`` keeps the doubled octave for every image.
-_DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
-    name: backend.defaults for name, backend in BACKENDS.items()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,7 +159,8 @@ class Index:
     # -- construction ---------------------------------------------------------------
     @classmethod
     def new(cls, method: str = DEFAULT_METHOD, **options: Any) -> "Index":
-        """An empty index for ``method``; ``options`` override :data:`_DEFAULT_OPTIONS`.
+        """An empty index for ``method``; ``options`` override its backend's defaults
+        (``simlab.search.backends.get_backend(method).defaults``).
 
         Examples
         --------
@@ -366,7 +359,7 @@ class Index:
 
         A reader sees either the old index or the new one: ``index.json`` names the
         arrays file of its own generation, and old generations are removed afterwards
-        (:mod:`simlab.storage`). Another process updating the same index meanwhile
+        (:mod:`simlab.search.storage`). Another process updating the same index meanwhile
         raises :class:`~simlab.errors.IndexLockedError`; an index that another process
         saved since this one was loaded raises :class:`~simlab.errors.IndexConflictError`
         (saving would silently drop that update).
@@ -649,7 +642,7 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
         Show tqdm progress bars.
     **options
         Method options (``max_side``, ``max_keypoints``, ``words``...; see
-        ``simlab.index._DEFAULT_OPTIONS``).
+        ``simlab.search.backends.get_backend(method).defaults``).
 
     Returns
     -------

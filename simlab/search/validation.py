@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptIndexError, ForeignIndexError, IndexVersionError
+from .storage import MANIFEST
 
 __all__ = ["Invalid", "checked_array", "check_manifest", "FORMAT", "FORMAT_VERSION",
            "MANIFEST"]
@@ -23,7 +24,6 @@ FORMAT = "simlab-index"
 #: Bumped whenever the layout of the files changes; other versions are refused.
 #: 4: the engine's verifier; keypoint orientations and sizes stored (the chance guard).
 FORMAT_VERSION = 4
-MANIFEST = "index.json"
 
 
 class Invalid(ValueError):
@@ -61,8 +61,8 @@ def checked_array(arrays: dict[str, np.ndarray], name: str, shape: tuple, kind: 
 #: Checks of each stored option: (type, smallest, largest); None = no bound.
 _OPTION_RULES: dict[str, tuple[type, Any, Any]] = {
     "max_side": (int, 64, 1_000_000), "upscale": (bool, None, None),
-    "max_keypoints": (int, 1, 10_000_000), "contrast_threshold": (float, 0.0, 1.0),
-    "fine_octave_below": (int, 0, 1_000_000), "words": (int, 2, 10_000_000),
+    "max_keypoints": (int, 0, 10_000_000), "contrast_threshold": (float, 0.0, 1.0),
+    "fine_octave_below": (int, 0, 1_000_000), "words": (int, 1, 10_000_000),
     "training_images": (int, 1, 100_000_000), "bins": (int, 2, 64),
     "weights": (str, None, None),
 }
