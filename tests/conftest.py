@@ -88,3 +88,19 @@ def chromium_browser():
             yield browser
         finally:
             browser.close()
+
+
+def stop_process_group(process) -> None:
+    """Stop a server started with ``start_new_session=True`` and all it started
+    (JupyterLab's kernels are in its process group): SIGTERM, then SIGKILL after 20 s."""
+    import signal
+    import subprocess
+
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -24,7 +24,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import browser_skip_reason
+from conftest import browser_skip_reason, stop_process_group
 
 pytestmark = pytest.mark.slow
 
@@ -100,14 +99,7 @@ def lab(tmp_path_factory):
                 time.sleep(0.5)
         yield url
     finally:
-        # Shuts down the kernels too (they are in the server's process group).
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+        stop_process_group(server)  # the kernels too: they are in its process group
         log.close()
 
 
