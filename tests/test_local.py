@@ -8,7 +8,7 @@ import pytest
 import simlab
 from simlab import duplicates, errors
 from simlab.lab import samples
-from simlab.local import (check_features, distinct, extract_local, mirror_features,
+from simlab.local import (check_features, distinct, extract_local, log_nfa, mirror_features,
                           ratio_matches, verify, word_correspondences)
 
 SIDE = 256
@@ -149,3 +149,45 @@ def test_an_index_keeping_every_keypoint_loads_back(tmp_path):
         Image.fromarray(samples.sample_image(name, max_side=SIDE)).save(tmp_path / f"{name}.png")
     built = index.build(tmp_path, path=tmp_path / "ix", max_keypoints=0, progress=False)
     assert len(index.Index.load(tmp_path / "ix")) == len(built) == 2
+
+
+def _random_features(rng, count, side=512.0):
+    return {"points": rng.uniform(0, side, (count, 2)).astype(np.float32),
+            "angles": rng.uniform(0, 360, count).astype(np.float32),
+            "sizes": rng.uniform(2, 20, count).astype(np.float32),
+            "shape": np.array([side, side], np.int32)}
+
+
+def test_chance_correspondences_are_not_significant():
+    # The a-contrario promise: among unrelated correspondences, matches with NFA < 1 are
+    # expected less than once over all the tests counted.
+    rng = np.random.default_rng(7)
+    trials, alarms, best = 100, 0, np.inf
+    for _ in range(trials):
+        a, b = _random_features(rng, 200), _random_features(rng, 200)
+        found = verify(a, b, np.stack([np.arange(200)] * 2, 1))
+        value = found.log_nfa(tests=trials)
+        best = min(best, value)
+        alarms += value < 0
+    assert alarms <= 1, best
+
+
+def test_a_real_copy_is_significant_and_more_inliers_are_more_so(photo):
+    a = extract_local(photo)
+    b = extract_local(samples.rotate(photo, 20))
+    found = verify(a, b, ratio_matches(a["descriptors"], b["descriptors"]))
+    assert found.max_angle == 20.0  # orientations were checked: they count as evidence
+    assert found.log_nfa(tests=10**6) < -50
+    few = log_nfa(inliers=8, correspondences=30, threshold=4.0, area=512 * 512)
+    many = log_nfa(inliers=16, correspondences=30, threshold=4.0, area=512 * 512)
+    assert many < few < 0
+    # More comparisons made, less surprising; a looser threshold, less surprising.
+    assert log_nfa(inliers=8, correspondences=30, threshold=4.0, area=512 * 512,
+                   tests=1000) == pytest.approx(few + 3, abs=1e-3)
+    assert log_nfa(inliers=8, correspondences=30, threshold=8.0, area=512 * 512) > few
+
+
+def test_nothing_verified_has_no_significance():
+    a = {"points": np.zeros((1, 2), np.float32)}
+    found = verify(a, a, np.zeros((1, 2), np.int64))
+    assert found.matrix is None and found.log_nfa() == np.inf

@@ -9,7 +9,9 @@ One home for each step of local-feature matching:
 * :mod:`~simlab.local.correspond`: correspondences (ratio test, mutual nearest
   neighbours, same visual word, an image against itself);
 * :mod:`~simlab.local.verification`: the one verifier (RANSAC model, distinct inliers, the
-  chance guard, the transform and the overlap it found).
+  chance guard, the transform and the overlap it found);
+* :mod:`~simlab.local.significance`: how surprising a verified match is (the a-contrario
+  number of false alarms, :meth:`Verification.log_nfa`).
 
 Examples
 --------
@@ -27,6 +29,7 @@ from .correspond import mutual_matches, ratio_matches, self_matches, word_corres
 from .extract import DESCRIPTORS, check_features, extract_local, keypoint_arrays
 from .mirror import (can_mirror, flip_matrix, mirror_angles, mirror_descriptors,
                      mirror_features, mirror_image, mirror_points)
+from .significance import inlier_chance, log_nfa
 from .verification import (MODELS, Verification, describe_transform, distinct, fit_model,
                      overlap, to_original, verify)
 
@@ -34,4 +37,5 @@ __all__ = ["extract_local", "keypoint_arrays", "check_features", "DESCRIPTORS",
            "mirror_descriptors", "mirror_points", "mirror_angles", "mirror_image",
            "mirror_features", "can_mirror", "flip_matrix", "ratio_matches", "mutual_matches",
            "word_correspondences", "self_matches", "verify", "fit_model", "distinct",
-           "describe_transform", "to_original", "overlap", "Verification", "MODELS"]
+           "describe_transform", "to_original", "overlap", "Verification", "MODELS",
+           "log_nfa", "inlier_chance"]

@@ -29,6 +29,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .significance import log_nfa
+
 __all__ = ["verify", "fit_model", "distinct", "describe_transform", "to_original",
            "overlap", "Verification", "MODELS"]
 
@@ -221,6 +223,18 @@ def overlap(matrix: np.ndarray, shape_a, shape_b):
     return fraction(area_a, shape_a), fraction(area, shape_b), region_a, region_b
 
 
+def _area(features: Mapping[str, np.ndarray]) -> float:
+    """b's area in pixels: its image shape, or the span of its keypoints."""
+    if "shape" in features:
+        height, width = (float(v) for v in np.asarray(features["shape"]).ravel()[:2])
+        return max(height * width, 1.0)
+    points = np.asarray(features["points"], np.float64).reshape(-1, 2)
+    if not len(points):
+        return 1.0
+    span = points.max(0) - points.min(0) + 1.0
+    return float(max(span[0] * span[1], 1.0))
+
+
 @dataclass(frozen=True)
 class Verification:
     """What :func:`verify` found.
@@ -241,6 +255,12 @@ class Verification:
         Why nothing was verified, when nothing was.
     points_a, points_b : ndarray, shape (M, 2)
         Where the correspondences are in a and in b.
+    threshold : float
+        The reprojection error allowed, in b's pixels.
+    area_b : float
+        Area of b in pixels (its ``shape``; the span of its points when not given).
+    max_angle : float or None
+        The chance guard's orientation tolerance, None when orientations were not checked.
     """
 
     pairs: np.ndarray = field(repr=False)
@@ -251,6 +271,9 @@ class Verification:
     reason: str | None = None
     points_a: np.ndarray | None = field(default=None, repr=False, compare=False)
     points_b: np.ndarray | None = field(default=None, repr=False, compare=False)
+    threshold: float = field(default=4.0, repr=False, compare=False)
+    area_b: float = field(default=0.0, repr=False, compare=False)
+    max_angle: float | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def correspondences(self) -> int:
@@ -272,6 +295,17 @@ class Verification:
     def transform(self) -> dict[str, Any]:
         """:func:`describe_transform` of the fitted matrix ({} when none)."""
         return describe_transform(self.matrix) if self.matrix is not None else {}
+
+    def log_nfa(self, tests: float = 1) -> float:
+        """log10 of the a-contrario number of false alarms among ``tests`` comparisons.
+
+        See :mod:`simlab.local.significance`; ``inf`` when nothing was verified.
+        """
+        if self.matrix is None or self.model == "none":
+            return math.inf
+        return log_nfa(inliers=self.inliers, correspondences=self.correspondences,
+                       threshold=self.threshold, area=self.area_b, model=self.model,
+                       max_angle=self.max_angle, tests=tests)
 
     def confirmed(self, *, min_inliers: int, min_inlier_ratio: float = 0.0) -> bool:
         """Enough distinct inliers, explaining enough of the correspondences."""
@@ -318,7 +352,8 @@ def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.n
     empty = np.zeros(len(pairs), bool)
     points_a = np.asarray(a["points"], np.float32)[pairs[:, 0]]
     points_b = np.asarray(b["points"], np.float32)[pairs[:, 1]]
-    where = {"points_a": points_a, "points_b": points_b}
+    where = {"points_a": points_a, "points_b": points_b, "threshold": float(threshold),
+             "area_b": _area(b)}
     needed = max(_MIN_POINTS[model], int(min_correspondences))
     if len(pairs) < needed:
         reason = (f"{len(pairs)} correspondences, too few for a {model} to be verified"
@@ -336,6 +371,9 @@ def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.n
     fitted = mask  # RANSAC's inliers, before the guard
     if check_orientation and "angles" in a and "angles" in b and "sizes" in a \
             and "sizes" in b:
+        if np.isfinite(a["angles"][pairs[mask, 0]]).all() and \
+                np.isfinite(b["angles"][pairs[mask, 1]]).all():
+            where["max_angle"] = float(max_angle)  # every inlier's orientation checked
         kept = np.flatnonzero(mask)  # only RANSAC's inliers need checking
         mask = mask.copy()
         mask[kept] = _consistent(matrix, a, b, pairs[kept], max_angle=max_angle,

@@ -1,0 +1,107 @@
+"""How surprising a verified match is: the a-contrario number of false alarms (NFA).
+
+A match is evidence only if chance could not have produced it. The a-contrario answer
+(Desolneux, Moisan & Morel, *From Gestalt Theory to Image Analysis*, 2008; Moisan &
+Stival's ORSA for RANSAC, 2004) counts how many matches at least this good one should
+expect by chance among all the comparisons made. Below 1, fewer than one such match is
+expected; simlab reports its base-10 logarithm (``-6`` means one in a million).
+
+The null hypothesis (nothing in common): a correspondence's point in b falls anywhere in
+b, and its keypoint orientation is any angle, independently of the transform. The chance
+that one correspondence is an inlier of a given transform is then
+
+    p = (pi * threshold**2 / area_b) * (2 * max_angle / 360)
+
+(the orientation factor only where the chance guard checked orientations). A transform is
+fixed by ``s`` correspondences (2 for a similarity, 3 affine, 4 homography), so ``k``
+inliers among ``n`` correspondences arise by chance with probability at most
+``C(n, k) C(k, s) p**(k - s)``; ORSA's ``(n - s)`` pays for having chosen ``k``, and the
+number of tests (image pairs compared, images searched) for having looked everywhere:
+
+    NFA = tests * (n - s) * C(n, k) * C(k, s) * p**(k - s)
+
+``n`` and ``k`` are *distinct* places (see :mod:`~simlab.local.verification`), so one blob
+described several times does not count several times.
+
+What the null does not model: look-alike structure that is really there (periodic
+textures, symmetric designs, an image against itself). Those give real, non-chance
+geometric agreement, and a job must rule them out before trusting a small NFA; a
+calibrated probability measured on labelled pairs is the other half of a verdict.
+
+Examples
+--------
+>>> round(log_nfa(inliers=8, correspondences=30, threshold=4.0, area=512 * 512,
+...               model="similarity", max_angle=20.0), 1)
+-18.4
+>>> log_nfa(inliers=8, correspondences=30, threshold=4.0, area=512 * 512,
+...         model="similarity", max_angle=20.0, tests=10**6) < 0
+True
+>>> log_nfa(inliers=0, correspondences=30, threshold=4.0, area=512 * 512)
+inf
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["log_nfa", "inlier_chance", "MINIMAL_SAMPLE"]
+
+#: Correspondences that fix each model (RANSAC's minimal sample).
+MINIMAL_SAMPLE = {"similarity": 2, "affine": 3, "homography": 4, "none": 1}
+
+
+def _log10_binomial(n: int, k: int) -> float:
+    return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)) / math.log(10)
+
+
+def inlier_chance(*, threshold: float, area: float,
+                  max_angle: float | None = None) -> float:
+    """The chance that an unrelated correspondence is an inlier of a given transform.
+
+    Examples
+    --------
+    >>> round(inlier_chance(threshold=4.0, area=100 * 100), 4)
+    0.005
+    >>> round(inlier_chance(threshold=4.0, area=100 * 100, max_angle=18.0), 5)
+    0.0005
+    """
+    place = min(1.0, math.pi * float(threshold) ** 2 / max(float(area), 1.0))
+    turn = 1.0 if max_angle is None else min(1.0, 2.0 * float(max_angle) / 360.0)
+    return place * turn
+
+
+def log_nfa(*, inliers: int, correspondences: int, threshold: float, area: float,
+            model: str = "similarity", max_angle: float | None = None,
+            tests: float = 1) -> float:
+    """log10 of the number of false alarms of ``inliers`` among ``correspondences``.
+
+    Parameters
+    ----------
+    inliers, correspondences : int
+        Distinct inlier places and distinct correspondence places.
+    threshold : float
+        The verifier's largest reprojection error, in pixels of the image of area ``area``.
+    area : float
+        Area in pixels of the image the inliers were measured in (b's).
+    model : str
+        The fitted model (its minimal sample size enters the count).
+    max_angle : float or None
+        The chance guard's orientation tolerance in degrees, None when orientations were
+        not checked.
+    tests : float
+        How many comparisons were made (image pairs, images searched); at least 1.
+
+    Returns
+    -------
+    float
+        ``log10(NFA)``; ``inf`` when there are too few inliers to say anything.
+    """
+    sample = MINIMAL_SAMPLE.get(model, 2)
+    k, n = int(inliers), max(int(correspondences), int(inliers))
+    if k <= sample:
+        return math.inf
+    chance = inlier_chance(threshold=threshold, area=area, max_angle=max_angle)
+    value = (math.log10(max(float(tests), 1.0)) + math.log10(max(n - sample, 1))
+             + _log10_binomial(n, k) + _log10_binomial(k, sample)
+             + (k - sample) * math.log10(chance))
+    return round(value, 3)
