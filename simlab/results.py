@@ -148,6 +148,16 @@ class PairMatch:
     region_b: np.ndarray = field(repr=False, compare=False)
     matrix: np.ndarray | None = field(default=None, repr=False, compare=False)
     frame: str = field(default="extracted", repr=False, compare=False)
+    #: log10 of the a-contrario number of false alarms among the comparisons made
+    #: (:mod:`simlab.local.significance`); ``inf`` when nothing was verified.
+    log_nfa: float = field(default=math.inf, compare=False)
+    #: Calibrated probability that the pair is a true copy (None when not calibrated).
+    probability: float | None = field(default=None, compare=False)
+    #: Why the match was raised, in words (one line each).
+    reasons: tuple = field(default=(), repr=False, compare=False)
+    #: Why it is *not* an alarm although verified ("" when it is one): a periodic
+    #: texture, a symmetric design, a flat area...
+    ruled_out: str = field(default="", compare=False)
 
     def row(self) -> dict[str, Any]:
         """The table row: the fields named in :data:`PAIR_COLUMNS`."""
@@ -181,6 +191,10 @@ class PairsResult:
         ``(a, b, mirrored, similarity)`` per pair the pruning sent to verification.
     stats : dict
         Counts, options and seconds per stage.
+    verified : list
+        Every :class:`PairMatch` verification produced, flagged or not (one per pair
+        and one per image searched for copy-move): what the benchmark calibrates on,
+        and where ruled-out copy-moves are listed.
     """
 
     table: Any
@@ -188,6 +202,7 @@ class PairsResult:
     skipped: list = field(default_factory=list)
     candidates: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    verified: list = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.table)

@@ -610,8 +610,11 @@ def bench_integrity(*, per_kind: int = 12, unedited_per_kind: int = 20, cross_im
                                                   != cross_result.table["b"]], cross_truth)
         cross_table = cross_table[cross_table["kind"] != "copy-move"]
         planted_pairs = {frozenset((t["a"], t["b"])) for t in cross.truth}
-        rows = _labelled(result, planted.items, set()) + \
-            [r for r in _labelled(cross_result, [], planted_pairs) if r["job"] != "copy-move"]
+        # The copy-move folder's hosts share content across images (not labelled pairs):
+        # only its copy-move rows count, and only the cross folder's pairs.
+        rows = [r for r in _labelled(result, planted.items, set()) if r["job"] == "copy-move"] \
+            + [r for r in _labelled(cross_result, [], planted_pairs)
+               if r["job"] == "cross-image"]
     summary: dict[str, Any] = {
         "copy_move_images": len(planted.items),
         "planted_copy_moves": sum(bool(i["edit"]) for i in planted.items),

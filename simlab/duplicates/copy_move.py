@@ -12,37 +12,51 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..registry import Features
 from ..results import PairMatch
 from .matching import evidence_score, no_match
 
-__all__ = ["find_copy_move", "dense_copy_move"]
+__all__ = ["find_copy_move", "dense_copy_move", "rule_out_patterns"]
 
 
 def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold: float = 4.0,
-                   min_offset: float = 16.0, name: str = "a") -> PairMatch:
+                   min_offset: float = 16.0, name: str = "a", mirrored: bool = True,
+                   rule_out: bool = True, tests: float = 1) -> PairMatch:
     """A region repeated inside one image: the image matched against itself.
 
-    Two searches, the more certain one reported:
+    Three searches, the most significant finding that no pattern explains reported:
 
     * **Keypoints.** Pairs from :func:`simlab.local.self_matches` are given to RANSAC in both
       directions (which copy is the source is unknown); the similarity found maps one
       copy onto the other. This finds copies that were scaled or turned by any angle,
       but only when keypoints small enough to lie wholly inside the copied region match.
+    * **Mirrored keypoints** (``mirrored``): the same, each keypoint matched against the
+      mirrored descriptors of the others (:func:`simlab.local.mirror_descriptors`), for
+      a region pasted mirrored.
     * **Dense** (features extracted with ``copy_move=True``): the region found by
-      :func:`dense_copy_move`, for copies shifted and turned by a multiple of 90
-      degrees. ``inliers`` counts points on an 8-px grid whose whole 16-px block is
+      :func:`dense_copy_move`, for copies shifted, turned by a multiple of 90 degrees or
+      mirrored. ``inliers`` counts points on an 8-px grid whose whole 16-px block is
       matched; ``inlier_ratio`` is the share of the matched region that no other shift
       explains (about 0 in a periodic pattern, where every shift by a period matches).
+
+    Each finding carries its significance, ``log_nfa`` (:mod:`simlab.local.significance`,
+    ``tests`` comparisons times the searches made), and with ``rule_out`` the patterns
+    that the a-contrario null does not model are ruled out (:func:`rule_out_patterns`):
+    a region that repeats at several offsets (periodic texture), a transform that maps
+    the region onto itself (mirror- or rotation-symmetric design), a flat area or JPEG
+    blocks. A finding so explained keeps its numbers but says why in ``ruled_out``; it
+    is returned only when every finding is.
 
     Returns
     -------
     PairMatch
         ``a == b == name``, kind ``"copy-move"``; ``region_a`` and ``region_b`` outline
-        the two copies, ``overlap_*`` their areas as fractions of the image. Kind
-        ``"none"`` when nothing was fitted.
+        the two copies, ``overlap_*`` their areas as fractions of the image, ``reasons``
+        why it was raised. Kind ``"none"`` when nothing was fitted.
 
     Examples
     --------
@@ -53,34 +67,56 @@ def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold:
     >>> match = find_copy_move(extract_features(image))          # keypoints only
     >>> match.kind, match.inliers >= 10, match.rotation_degrees, match.scale
     ('copy-move', True, 0.0, 1.0)
+    >>> match.log_nfa < -10, match.ruled_out
+    (True, '')
     >>> cells = samples.sample_image("cell", max_side=256).copy()     # 256 x 213
     >>> cells[120:190, 20:90] = np.rot90(cells[20:90, 130:200])  # turned by 90 degrees
     >>> match = find_copy_move(extract_features(cells, copy_move=True))
     >>> match.kind, match.inliers >= 8, abs(match.rotation_degrees), match.inlier_ratio
     ('copy-move', True, 90.0, 1.0)
     """
-    by_keypoints = _keypoint_copy_move(features, ratio, ransac_threshold, min_offset, name)
-    dense = _dense_match(features, name)
-    return dense if dense.score > by_keypoints.score else by_keypoints
+    from ..local import can_mirror
+
+    searches = [False] + ([True] if mirrored and can_mirror(features) else [])
+    dense = "copy_move_points_a" in features
+    # Every search is a comparison: the significance pays for all of them.
+    tests = max(float(tests), 1.0) * (len(searches) + (_DENSE_ORIENTATIONS if dense else 0))
+    found = [_keypoint_copy_move(features, ratio, ransac_threshold, min_offset, name,
+                                 mirrored=flip, tests=tests) for flip in searches]
+    found.append(_dense_match(features, name, tests))
+    found = [match for match in found if match.kind != "none"]
+    if not found:
+        return no_match(name, name, 0)
+    if rule_out:
+        found = [rule_out_patterns(match, features, min_offset=min_offset,
+                                   dense=match.reasons[0].startswith(_DENSE_REASON))
+                 for match in found]
+    alarms = [match for match in found if not match.ruled_out] or found
+    return min(alarms, key=lambda m: (m.log_nfa, -m.score))
 
 
 def _keypoint_copy_move(features: Features, ratio: float, ransac_threshold: float,
-                        min_offset: float, name: str) -> PairMatch:
+                        min_offset: float, name: str, *, mirrored: bool = False,
+                        tests: float = 1) -> PairMatch:
     import cv2
 
-    from ..local import check_features, describe_transform, distinct, self_matches, \
-        to_original, verify
+    from ..local import check_features, describe_transform, distinct, flip_matrix, \
+        mirror_features, self_matches, to_original, verify
+    from ..local.significance import log_nfa
 
     features = check_features(features, job="copy-move", label=name)
     points = features["points"]
-    pairs = self_matches(features["descriptors"], points, ratio=ratio, min_offset=min_offset)
+    other = mirror_features(features) if mirrored else features
+    pairs = self_matches(features["descriptors"], points, ratio=ratio, min_offset=min_offset,
+                         against=other["descriptors"] if mirrored else None)
     if len(pairs) < 3:
         return no_match(name, name, len(pairs))
     # Both directions (which copy is the source is unknown): correspondence k maps
-    # source[k] to target[k].
+    # source[k] to target[k] (in the mirrored frame for a mirrored search).
     order = np.concatenate([pairs, pairs[:, ::-1]])
     source = {key: features[key][order[:, 0]] for key in ("points", "angles", "sizes")}
-    target = {key: features[key][order[:, 1]] for key in ("points", "angles", "sizes")}
+    target = {key: other[key][order[:, 1]] for key in ("points", "angles", "sizes")}
+    target["shape"] = features["shape"]
     identity = np.stack([np.arange(len(order))] * 2, axis=1)
     found = verify(source, target, identity, model="similarity", threshold=ransac_threshold)
     if found.matrix is None:
@@ -91,7 +127,8 @@ def _keypoint_copy_move(features: Features, ratio: float, ransac_threshold: floa
     if forward.sum() + backward.sum() < 2:
         return no_match(name, name, len(pairs))
     kept = np.concatenate([forward, backward])
-    inliers_a, inliers_b = source["points"][kept], target["points"][kept]
+    inliers_a = source["points"][kept]
+    inliers_b = points[order[kept, 1]]  # the copy's own place, mirrored or not
     inliers = min(distinct(inliers_a), distinct(inliers_b))
     matches = len(np.unique(np.round(np.concatenate([points[pairs[:, 0]],
                                                      points[pairs[:, 1]]], axis=1)), axis=0))
@@ -104,19 +141,279 @@ def _keypoint_copy_move(features: Features, ratio: float, ransac_threshold: floa
         regions.append(hull)
         fractions.append(round(float(cv2.contourArea(hull)) / image_area, 4) if len(hull)
                          else 0.0)
-    matrix = to_original(found.matrix, features["scale"], features["scale"])
+    extracted = flip_matrix(features["shape"][1]) @ found.matrix if mirrored else found.matrix
+    matrix = to_original(extracted, features["scale"], features["scale"])
     described = describe_transform(matrix)
+    significance = log_nfa(inliers=inliers, correspondences=matches,
+                           threshold=ransac_threshold, area=image_area, model="similarity",
+                           max_angle=found.max_angle, tests=tests)
+    reason = (f"{inliers} distinct keypoints of {matches} matched inside the image agree "
+              f"with one {'mirrored ' if mirrored else ''}similarity (rotation "
+              f"{described['rotation_degrees']:g} deg, scale {described['scale']:.2f})")
     return PairMatch(name, name, "copy-move", evidence_score(inliers, inlier_ratio), inliers,
                      matches, inlier_ratio, described["rotation_degrees"],
                      described["scale"], described["mirrored"], fractions[0], fractions[1],
-                     inliers_a, inliers_b, regions[0], regions[1], matrix)
+                     inliers_a, inliers_b, regions[0], regions[1], matrix,
+                     log_nfa=significance, reasons=(reason,))
 
 
-def _dense_match(features: Features, name: str) -> PairMatch:
+# ---------------------------------------------------------------------------------------
+# Patterns the a-contrario null does not model: ruled out, and said why.
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    import cv2
+
+    points = np.asarray(points, np.float32).reshape(-1, 2)
+    return cv2.convexHull(points).reshape(-1, 2) if len(points) >= 3 else points
+
+
+def _gap(hull_a: np.ndarray, hull_b: np.ndarray) -> float:
+    """Distance between two convex polygons (0 when they touch or overlap)."""
+    import cv2
+
+    if len(hull_a) < 3 or len(hull_b) < 3:
+        return 0.0
+    gaps = []
+    for one, two in ((hull_a, hull_b), (hull_b, hull_a)):
+        contour = two.reshape(-1, 1, 2).astype(np.float32)
+        gaps += [-cv2.pointPolygonTest(contour, (float(x), float(y)), True) for x, y in one]
+    return max(0.0, float(min(gaps)))
+
+
+def _overlap_share(hull_a: np.ndarray, hull_b: np.ndarray) -> float:
+    """Intersection over the smaller of two convex polygons."""
+    import cv2
+
+    if len(hull_a) < 3 or len(hull_b) < 3:
+        return 0.0
+    area, _ = cv2.intersectConvexConvex(hull_a.astype(np.float32), hull_b.astype(np.float32))
+    smaller = min(cv2.contourArea(hull_a.astype(np.float32)),
+                  cv2.contourArea(hull_b.astype(np.float32)))
+    return float(area) / smaller if smaller > 0 else 0.0
+
+
+def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.0) -> str:
+    """Why the transform maps the region onto itself, or "" when it does not.
+
+    A symmetric design matches itself two ways: by a transform that is its own inverse
+    (a mirror about an axis, a half turn about a centre) whose two "copies" are the
+    design's two halves, touching; or by a turn about a centre inside the design, the
+    two "copies" then being the same place. A pasted copy is somewhere else.
+    """
+    points_a = np.asarray(match.points_a, np.float64)
+    points_b = np.asarray(match.points_b, np.float64)
+    if len(points_a) < 3:
+        return ""
+    # Orient each pair along the main direction of the displacements, so one side
+    # holds one copy (or one half): a transform that is its own inverse (a half turn, a
+    # mirror) fits each pair both ways round, and a search keeps either.
+    side_a, side_b = _oriented(points_a, points_b)
+    hull_a, hull_b = _hull(side_a), _hull(side_b)
+    size = math.sqrt(max(cv2_area(hull_a), cv2_area(hull_b), 1.0))
+    if _overlap_share(hull_a, hull_b) > 0.25:
+        return ("symmetric: the transform maps the region onto itself (the two matched "
+                "places overlap: a design turned or mirrored about its own centre)")
+    twice = extracted @ extracted
+    involution = np.abs(twice[:2, :2] - np.eye(2)).max() < 0.1 and \
+        float(np.hypot(*twice[:2, 2])) < max(6.0, 0.1 * size)
+    if not involution:
+        return ""
+    gap = _gap(hull_a, hull_b)
+    what = "mirror" if np.linalg.det(extracted[:2, :2]) < 0 else "half turn"
+    # Keypoints nearer than min_offset to their own mirror image are never matched, so
+    # even a design's touching halves show a gap of about 2 * min_offset.
+    if gap < max(2.0 * min_offset, 0.2 * size):
+        return (f"symmetric: a {what} maps the region onto itself (its two halves touch, "
+                f"{gap:.0f} px apart): a symmetric design, not a copy")
+    # A design symmetric about the picture's centre (a logo, a sign, a phantom): the
+    # mirror's axis, or the half turn's centre, passes through the middle of the image.
+    height, width = (float(v) for v in image_shape[:2])
+    centre = np.array([(width - 1) / 2, (height - 1) / 2])
+    linear, shift = extracted[:2, :2], extracted[:2, 2]
+    if what == "mirror":
+        normal = np.linalg.svd(linear + np.eye(2))[2][-1]  # eigenvector of eigenvalue -1
+        off_centre = abs(float(normal @ centre - normal @ shift / 2.0))
+    else:
+        off_centre = float(np.hypot(*(centre - shift / 2.0)))
+    if off_centre < 0.05 * max(height, width):
+        return (f"symmetric: a {what} about the middle of the image maps it onto itself "
+                f"({off_centre:.0f} px from the centre): a symmetric design, not a copy")
+    return ""
+
+
+def _oriented(points_a: np.ndarray, points_b: np.ndarray):
+    """The pairs swapped where needed so that all point the same way (see _symmetry)."""
+    moves = points_b - points_a
+    if len(moves) < 2 or not np.any(moves):
+        return points_a, points_b
+    _, _, axes = np.linalg.svd(moves, full_matrices=False)
+    swap = moves @ axes[0] < 0
+    if swap.sum() * 2 > len(swap):  # keep the majority as found
+        swap = ~swap
+    return (np.where(swap[:, None], points_b, points_a),
+            np.where(swap[:, None], points_a, points_b))
+
+
+def _tiled(features: Features, match, extracted: np.ndarray) -> str:
+    """Why the whole image repeats at the match's shift (a tileable texture), or "".
+
+    A pasted region repeats at its shift and nothing around it does; a tiled texture
+    repeats everywhere the image overlaps itself shifted. Keypoints in that overlap are
+    checked for a keypoint of the same size at the shifted place; undecided (``""``)
+    when the overlap is hardly larger than the region.
+    """
+    if match.mirrored or abs(match.rotation_degrees) > 1.0 or abs(match.scale - 1) > 0.03:
+        return ""
+    height, width = (float(v) for v in features["shape"][:2])
+    dx, dy = (float(v) for v in extracted[:2, 2])
+    zone = max(0.0, width - abs(dx)) * max(0.0, height - abs(dy))
+    region = max(cv2_area(_hull(match.points_a)), 1.0)
+    if zone < 2.0 * region:
+        return ""
+    points = np.asarray(features["points"], np.float64)
+    sizes = np.asarray(features["sizes"], np.float64)
+    moved = points + [dx, dy]
+    inside = (moved[:, 0] >= 0) & (moved[:, 0] < width) & (moved[:, 1] >= 0) & \
+        (moved[:, 1] < height)
+    if inside.sum() < 10:
+        return ""
+    near = np.hypot(moved[inside, None, 0] - points[None, :, 0],
+                    moved[inside, None, 1] - points[None, :, 1]) < 3.0
+    alike = np.abs(np.log(sizes[inside, None] / sizes[None, :])) < math.log(1.3)
+    share = float((near & alike).any(axis=1).mean())
+    if share >= 0.6:
+        return (f"tiled: {share:.0%} of the image repeats at this shift, not one region "
+                "(a tileable texture)")
+    return ""
+
+
+def cv2_area(hull: np.ndarray) -> float:
+    import cv2
+
+    return float(cv2.contourArea(hull.astype(np.float32))) if len(hull) >= 3 else 0.0
+
+
+def _repeats(features: Features, region: np.ndarray, match, *, min_offset: float,
+             extracted: np.ndarray) -> int:
+    """How many other offsets the region's keypoints also repeat at (periodicity).
+
+    Each keypoint inside the region is compared with every other keypoint (no ratio
+    test: in a periodic texture the nearest and second-nearest look alike, which is
+    what the ratio test throws away); the displacements to its near-best matches are
+    clustered. A copy repeats its region at one offset, a brick wall at many.
+    """
+    import cv2
+
+    points = np.asarray(features["points"], np.float64)
+    descriptors = np.asarray(features["descriptors"], np.float32)
+    if len(region) < 3 or len(points) < 4:
+        return 0
+    contour = np.asarray(region, np.float32).reshape(-1, 1, 2)
+    inside = np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), True) >= -4
+                       for x, y in points])
+    if inside.sum() < 3:
+        return 0
+    mine = np.flatnonzero(inside)
+    distance = np.sqrt(np.maximum(
+        np.einsum("ij,ij->i", descriptors[mine], descriptors[mine])[:, None]
+        + np.einsum("ij,ij->i", descriptors, descriptors)[None, :]
+        - 2.0 * descriptors[mine] @ descriptors.T, 0))
+    offsets = points[None, :, :] - points[mine][:, None, :]
+    distance[np.hypot(offsets[..., 0], offsets[..., 1]) < min_offset] = np.inf
+    best = distance.min(axis=1, keepdims=True)
+    close = np.isfinite(distance) & (distance <= 1.15 * best) & \
+        (np.argsort(np.argsort(distance, axis=1), axis=1) < 3)
+    rows, cols = np.nonzero(close)
+    moves = offsets[rows, cols]
+    # A shift and its opposite are one offset; the match's own transform is not a repeat.
+    flip = (moves[:, 1] < 0) | ((moves[:, 1] == 0) & (moves[:, 0] < 0))
+    moves[flip] *= -1
+    mapped = points[mine][rows] @ extracted[:2, :2].T + extracted[:2, 2]
+    own = np.hypot(*(points[cols] - mapped).T) < 6.0
+    mapped_back = points[cols] @ extracted[:2, :2].T + extracted[:2, 2]
+    own |= np.hypot(*(points[mine][rows] - mapped_back).T) < 6.0
+    moves = moves[~own]
+    need = max(3, int(0.2 * len(mine)))
+    clusters = 0
+    while len(moves) >= need:
+        near = np.hypot(moves[:, None, 0] - moves[None, :, 0],
+                        moves[:, None, 1] - moves[None, :, 1]) < 6.0
+        counts = near.sum(1)
+        top = int(np.argmax(counts))
+        if counts[top] < need:
+            break
+        clusters += 1
+        moves = moves[~near[top]]
+    return clusters
+
+
+def rule_out_patterns(match: PairMatch, features: Features, *, min_offset: float = 16.0,
+                      dense: bool = False) -> PairMatch:
+    """``match`` with ``ruled_out`` set when a pattern, not a copy, explains it.
+
+    * **Periodic**: the source region's keypoints also repeat at two or more other
+      offsets (bricks, tiles, grilles, ladders, cell fields); a pasted region repeats
+      once (:func:`_repeats`).
+    * **Symmetric**: the transform maps the region onto itself: a mirror or a half turn
+      whose two halves touch, or copies that overlap (logos, signs, round objects).
+    * **Flat / JPEG blocks**: a dense match over a shift by whole 8-px JPEG blocks with
+      too few grid points of texture.
+
+    What was checked is added to ``reasons`` either way.
+
+    Examples
+    --------
+    >>> from skimage import data
+    >>> from simlab.io import load_image
+    >>> from simlab.duplicates import extract_features
+    >>> bricks = extract_features(load_image(data.checkerboard()), copy_move=True)
+    >>> match = find_copy_move(bricks)
+    >>> match.kind == "none" or bool(match.ruled_out)
+    True
+    """
+    import dataclasses
+
+    if match.kind == "none" or match.matrix is None:
+        return match
+    scale = float(features.get("scale", 1.0))
+    shrink = np.diag([scale, scale, 1.0])
+    extracted = shrink @ np.asarray(match.matrix, np.float64) @ np.linalg.inv(shrink)
+    reasons = list(match.reasons)
+    ruled_out = _symmetry(match, extracted, features["shape"], min_offset) or _tiled(features, match, extracted)
+    if not ruled_out:
+        repeats = _repeats(features, match.region_a, match, min_offset=min_offset,
+                           extracted=extracted)
+        if repeats >= 2:
+            ruled_out = (f"periodic: the region also repeats at {repeats} other offsets "
+                         "(a texture or pattern, not one copy)")
+        else:
+            reasons.append(f"not periodic: the region repeats at {repeats} other offset"
+                           f"{'' if repeats == 1 else 's'}")
+    if not ruled_out:
+        reasons.append("not symmetric: the transform does not map the region onto itself")
+        shift = extracted[:2, 2]
+        if dense and not match.mirrored and abs(match.rotation_degrees) < 0.5 and \
+                np.allclose(shift / 8.0, np.round(shift / 8.0), atol=0.02) and \
+                match.inliers < 12:
+            ruled_out = ("JPEG blocks: a shift by whole 8-px blocks matched by few points "
+                         "(compression blocks in a flat area look alike)")
+    if abs(abs(match.rotation_degrees) - 180.0) < 2.0 or match.mirrored:
+        # Outline the two copies apart (a half turn or a mirror fits either way round).
+        side_a, side_b = _oriented(np.asarray(match.points_a), np.asarray(match.points_b))
+        if len(side_a) >= 3 and _overlap_share(_hull(side_a), _hull(side_b)) < \
+                _overlap_share(_hull(match.points_a), _hull(match.points_b)):
+            return dataclasses.replace(match, reasons=tuple(reasons), ruled_out=ruled_out,
+                                       points_a=side_a, points_b=side_b,
+                                       region_a=_hull(side_a), region_b=_hull(side_b))
+    return dataclasses.replace(match, reasons=tuple(reasons), ruled_out=ruled_out)
+
+
+def _dense_match(features: Features, name: str, tests: float = 1) -> PairMatch:
     """The :class:`PairMatch` of the region :func:`dense_copy_move` stored, if any."""
     import cv2
 
     from ..local import describe_transform, to_original
+    from ..local.significance import log_nfa
 
     if "copy_move_points_a" not in features:  # extracted without copy_move
         return no_match(name, name, 0)
@@ -126,11 +423,13 @@ def _dense_match(features: Features, name: str) -> PairMatch:
     inliers = int(solid.sum())
     if inliers < 3:
         return no_match(name, name, len(points_a))
-    # The points are exact correspondences (a shift and a quarter turn): least squares.
+    # The points are exact correspondences (a shift, a quarter turn, a mirror): least
+    # squares.
     design = np.column_stack([points_a, np.ones(len(points_a))]).astype(np.float64)
     affine = np.linalg.lstsq(design, points_b.astype(np.float64), rcond=None)[0].T
     inlier_ratio = round(float(features["copy_move_share"]), 4)
-    half = float(features["copy_move_block"]) / 2.0
+    block = float(features["copy_move_block"])
+    half = block / 2.0
     corners = np.array([[-half, -half], [half, -half], [half, half], [-half, half]],
                        np.float32)
     height, width = (float(v) for v in features["shape"][:2])
@@ -147,25 +446,59 @@ def _dense_match(features: Features, name: str) -> PairMatch:
     scale = float(features.get("scale", 1.0))
     matrix = to_original(homogeneous, scale, scale)
     described = describe_transform(matrix)
+    # Significance: grid points lie half a block apart, so a block holds four; each
+    # independent block matched at the one shift found (to within a pixel: the shift
+    # was not matched 2 px around) is a correspondence that chance puts there with
+    # probability pi * 1^2 / area, among all the blocks of the image.
+    independent = max(1, inliers // 4)
+    pixel = block / 16.0  # one pixel of the image dense matching compared
+    significance = log_nfa(inliers=independent, correspondences=max(
+        independent, int(height * width / block ** 2)), threshold=pixel,
+        area=height * width, model="none", tests=tests)
+    reason = (f"{_DENSE_REASON}{inliers} grid points of one {fractions[1]:.0%} region equal, pixel for "
+              f"pixel, another region {'mirrored, ' if described['mirrored'] else ''}"
+              f"turned by {described['rotation_degrees']:g} deg; "
+              f"{inlier_ratio:.0%} of it is explained by no other shift")
     return PairMatch(name, name, "copy-move", evidence_score(inliers, inlier_ratio), inliers,
                      len(points_a), inlier_ratio, described["rotation_degrees"],
                      described["scale"], described["mirrored"], fractions[0], fractions[1],
-                     points_a[solid], points_b[solid], regions[0], regions[1], matrix)
+                     points_a[solid], points_b[solid], regions[0], regions[1], matrix,
+                     log_nfa=significance, reasons=(reason,))
 
 
 # ---------------------------------------------------------------------------------------
 # Dense copy-move: the image correlated with itself, shifted and turned.
 
-def _from_turned(x, y, turns: int, shape):
-    """Coordinates in ``np.rot90(image, turns)`` -> the same pixel's in ``image``."""
+#: Orientations the dense search correlates the image with: (quarter turns, mirrored
+#: left-right first). 270 degrees is 90 with the copies' roles swapped; mirrored and
+#: turned by 180 is mirrored top-bottom. Diagonal mirrors are left out (rare edits,
+#: two more correlations).
+_ORIENTATIONS = ((0, False), (1, False), (2, False), (0, True), (2, True))
+_DENSE_ORIENTATIONS = len(_ORIENTATIONS)
+_DENSE_REASON = "dense: "
+
+
+def _orient(image: np.ndarray, orientation) -> np.ndarray:
+    turns, flip = orientation
+    return np.rot90(image[:, ::-1] if flip else image, turns)
+
+
+def _from_turned(x, y, turns, shape):
+    """Coordinates in ``_orient(image, orientation)`` -> the same pixel's in ``image``.
+
+    ``turns`` is a number of quarter turns, or an orientation ``(turns, mirrored)``.
+    """
+    turns, flip = turns if isinstance(turns, tuple) else (turns, False)
     height, width = shape
     if turns == 0:
-        return x, y
-    if turns == 1:
-        return width - 1 - y, x
-    if turns == 2:
-        return width - 1 - x, height - 1 - y
-    return y, height - 1 - x
+        x, y = x, y
+    elif turns == 1:
+        x, y = width - 1 - y, x
+    elif turns == 2:
+        x, y = width - 1 - x, height - 1 - y
+    else:
+        x, y = y, height - 1 - x
+    return (width - 1 - x, y) if flip else (x, y)
 
 
 def _shifted_difference(image: np.ndarray, turned: np.ndarray, shift) -> np.ndarray:
@@ -181,17 +514,19 @@ def _shifted_difference(image: np.ndarray, turned: np.ndarray, shift) -> np.ndar
     return out
 
 
-def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, turns: int, *,
+def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, orientation, *,
                        peaks: int, min_offset: float) -> list[tuple[int, int]]:
-    """The ``peaks`` shifts at which ``whitened`` best matches itself turned."""
+    """The ``peaks`` shifts at which ``whitened`` best matches itself turned (mirrored)."""
     import cv2
     from scipy import fft
 
     height, width = whitened.shape
-    turned = np.rot90(whitened, turns)
+    turns, flip = orientation
+    turned = _orient(whitened, orientation)
     rows, cols = turned.shape
     # Turned by 180 degrees and flipped back is the image itself: its spectrum is known.
-    kernel = spectrum if turns == 2 else fft.rfft2(turned[::-1, ::-1], size, workers=1)
+    kernel = spectrum if orientation == (2, False) else \
+        fft.rfft2(turned[::-1, ::-1], size, workers=1)
     raw = fft.irfft2(spectrum * kernel, size, workers=1)[:height + rows - 1, :width + cols - 1]
     raw = raw.astype(np.float32)
     # A copy gives a one-pixel peak; oriented texture gives ridges, smooth images a broad
@@ -201,7 +536,7 @@ def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, turns: 
     sharp = raw - cv2.dilate(raw, ring)
     dy = np.arange(raw.shape[0])[:, None] - (rows - 1)
     dx = np.arange(raw.shape[1])[None, :] - (cols - 1)
-    if turns == 0:
+    if orientation == (0, False):
         # A shift and its opposite pair the same two regions; small shifts are the image
         # matching itself.
         sharp[(dy < 0) | ((dy == 0) & (dx <= 0)) | (dy ** 2 + dx ** 2 < min_offset ** 2)] \
@@ -221,7 +556,7 @@ def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, turns: 
     return found
 
 
-def _matched_region(grey: np.ndarray, turned: np.ndarray, turns: int, shift, *,
+def _matched_region(grey: np.ndarray, turned: np.ndarray, turns, shift, *,
                     block: int, min_offset: float, uniqueness: float,
                     max_difference: float) -> np.ndarray:
     """Block centres where ``grey`` equals ``turned`` shifted by ``shift``, and only there.
@@ -279,7 +614,8 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
 
     1. **Candidate shifts.** The image is whitened (high-pass, divided by the local
        contrast) and cross-correlated, by FFT, with itself turned by 0, 90 and 180
-       degrees (270 is 90 with the copies' roles swapped). A copied region adds up to a
+       degrees (270 is 90 with the copies' roles swapped) and mirrored left-right and
+       top-bottom. A copied region adds up to a
        one-pixel peak at its shift; the ``peaks`` sharpest of each turn are kept (on the
        planted benchmark the copy was always the sharpest; the second is a margin).
     2. **Region.** At each candidate, :func:`_matched_region` compares pixels: blocks
@@ -332,8 +668,8 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
             fft.next_fast_len(width + max(height, width)))
     spectrum = fft.rfft2(whitened, size, workers=1)
     candidates = []
-    for turns in (0, 1, 2):
-        turned = np.rot90(grey, turns)
+    for turns in _ORIENTATIONS:  # an orientation: (quarter turns, mirrored)
+        turned = _orient(grey, turns)
         for shift in _correlation_peaks(whitened, spectrum, size, turns, peaks=peaks,
                                         min_offset=min_offset):
             region = _matched_region(grey, turned, turns, shift, block=block,

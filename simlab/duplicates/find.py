@@ -12,15 +12,16 @@ from ..registry import Features
 from ..results import PAIR_COLUMNS as COLUMNS, PairMatch, PairsResult
 from .copy_move import find_copy_move
 from .features import encode_folder
-from .matching import verify_pair
+from .matching import verify_pair, with_significance
 from .prune import candidate_pairs
 
 __all__ = ["find", "COLUMNS"]
 
 
 def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
-         method: str = "rootsift", threshold: float = 0.3, min_inliers: int = 8,
-         min_inlier_ratio: float = 0.3, copy_move: bool = True, neighbours: int = 6,
+         method: str = "rootsift", threshold: float | None = None,
+         min_inliers: int | None = None, min_inlier_ratio: float | None = None,
+         max_nfa: float = 1.0, copy_move: bool = True, neighbours: int = 6,
          max_side: int | None = 800, max_keypoints: int = 1000,
          contrast_threshold: float = 0.01, ratio: float = 0.75,
          ransac_threshold: float = 4.0, workers: int = 2, progress: bool = True,
@@ -34,13 +35,21 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         A folder (searched recursively, see :func:`simlab.list_images`) or image paths.
     method : {"rootsift", "sift"}
         Local features; RootSIFT usually gives more matches.
-    threshold : float
-        Smallest ``score`` reported (0..1). The score grows with the number of distinct
-        inliers and with the share of ratio-test matches they explain:
-        ``inlier_ratio * inliers / (inliers + 6)``.
-    min_inliers, min_inlier_ratio : int, float
-        Gates every reported pair must also pass: chance alignments between grey,
-        low-texture images reach a handful of inliers, a small share of their matches.
+    max_nfa : float
+        Flag a pair (or copy-move) when its number of false alarms (``10 **
+        log_nfa``: how many matches this strong chance would give among all the
+        comparisons made, see :mod:`simlab.local.significance`) is at most this: at
+        the default 1, fewer than one chance alarm is expected in the whole run.
+        Copy-moves that a periodic texture or a symmetric design explains
+        (``ruled_out``) are never flagged.
+    threshold : float, optional
+        The score rule of earlier versions instead of the significance: flag when
+        ``score`` (0..1, ``inlier_ratio * inliers / (inliers + 6)``) is at least this,
+        with ``min_inliers`` (default 8) and ``min_inlier_ratio`` (default 0.3).
+    min_inliers, min_inlier_ratio : int, float, optional
+        Gates every reported pair must also pass (with the significance only when
+        given): chance alignments between grey, low-texture images reach a handful of
+        inliers, a small share of their matches.
     copy_move : bool
         Also look for a region repeated inside each image (reported with ``a == b``),
         with keypoints and densely (see :func:`find_copy_move`). Cached features
@@ -107,8 +116,10 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
 
     from ..io import scan_images
 
-    if not 0.0 <= float(threshold) <= 1.0:
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
         raise InvalidParameterError(f"threshold must lie in [0, 1]; got {threshold!r}")
+    if not float(max_nfa) > 0.0:
+        raise InvalidParameterError(f"max_nfa must be above 0; got {max_nfa!r}")
     options = dict(method=method, max_side=max_side, max_keypoints=max_keypoints,
                    contrast_threshold=contrast_threshold, copy_move=copy_move,
                    workers=workers, progress=progress)
@@ -133,36 +144,66 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         lambda c: verify_pair(known[names[c[0]]], known[names[c[1]]], mirrored=c[2],
                               names=(names[c[0]], names[c[1]]), **verify),
         candidates, workers=workers, progress=progress, desc="verify", unit="pair", leave=False)
+    # The comparisons made, which a significance pays for: every pair could have been
+    # sent to verification, plain and mirrored (pruning chose among them all).
+    tests = {"cross-image": 2 * len(names) * (len(names) - 1) // 2,
+             "copy-move": len(names) if copy_move else 0}
     best: dict[tuple[str, str], PairMatch] = {}
     for match in results:  # a pair may have been verified plain and mirrored
+        match = with_significance(match, tests=tests["cross-image"], job="cross-image")
         key = (match.a, match.b)
-        if key not in best or match.inliers > best[key].inliers:
+        if key not in best or (match.log_nfa, -match.inliers) < (best[key].log_nfa,
+                                                                 -best[key].inliers):
             best[key] = match
     seconds["verify"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     if copy_move:
         with one_blas_thread():  # the workers are the parallelism
-            found = parallel_map(lambda name: find_copy_move(known[name], name=name, **verify),
+            found = parallel_map(lambda name: find_copy_move(known[name], name=name,
+                                                             tests=tests["copy-move"],
+                                                             **verify),
                                  names, workers=workers, progress=progress, desc="copy-move",
                                  unit="image", leave=False)
         for match in found:
-            best[(match.a, match.b)] = match
+            # find_copy_move counted the images: only the probability is added here.
+            best[(match.a, match.b)] = with_significance(match, tests=1, job="copy-move")
     seconds["copy_move"] = time.perf_counter() - clock
 
-    flagged = sorted(
-        (m for m in best.values() if m.kind != "none" and m.inliers >= min_inliers
-         and m.inlier_ratio >= min_inlier_ratio and m.score >= threshold),
-        key=lambda m: (-m.score, -m.inliers, m.a, m.b))
+    gate = _gate(threshold, min_inliers, min_inlier_ratio, max_nfa)
+    flagged = sorted((m for m in best.values() if gate(m)),
+                     key=lambda m: (m.log_nfa, -m.score, -m.inliers, m.a, m.b))
     table = pd.DataFrame([m.row() for m in flagged], columns=list(COLUMNS))
     seconds["total"] = time.perf_counter() - started
     stats = {
         "images": len(names), "skipped": len(skipped), "candidates": len(candidates),
         "pairs_possible": len(names) * (len(names) - 1) // 2, "flagged": len(flagged),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "tests": tests,
         "options": {**options, "threshold": threshold, "min_inliers": min_inliers,
-                    "min_inlier_ratio": min_inlier_ratio, "neighbours": neighbours,
-                    "copy_move": copy_move, "seed": seed, **verify}}
+                    "min_inlier_ratio": min_inlier_ratio, "max_nfa": max_nfa,
+                    "neighbours": neighbours, "copy_move": copy_move, "seed": seed,
+                    **verify}}
     return PairsResult(table, {(m.a, m.b): m for m in flagged}, skipped,
                        [(names[i], names[j], mirrored, similarity)
-                        for i, j, mirrored, similarity in candidates], stats)
+                        for i, j, mirrored, similarity in candidates], stats,
+                       verified=[m for m in best.values() if m.kind != "none"])
+
+
+def _gate(threshold: float | None, min_inliers: int | None,
+          min_inlier_ratio: float | None, max_nfa: float):
+    """Whether a verified match is flagged: by significance, or by the score rule."""
+    import math
+
+    def flagged(match: PairMatch) -> bool:
+        if match.kind == "none" or match.ruled_out:
+            return False
+        if threshold is not None:  # the score rule of earlier versions
+            return (match.score >= threshold and match.inliers >= (
+                8 if min_inliers is None else min_inliers) and match.inlier_ratio >= (
+                0.3 if min_inlier_ratio is None else min_inlier_ratio))
+        return (match.log_nfa <= math.log10(max_nfa)
+                and (min_inliers is None or match.inliers >= min_inliers)
+                and (min_inlier_ratio is None or match.inlier_ratio >= min_inlier_ratio))
+
+    return flagged

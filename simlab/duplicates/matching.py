@@ -7,13 +7,23 @@ crop, rotation, mirror) and scores how certain it is.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from ..errors import InvalidFeaturesError
 from ..registry import Features
 from ..results import PairMatch
 
-__all__ = ["verify_pair", "evidence_score", "no_match", "kind_of"]
+__all__ = ["verify_pair", "evidence_score", "no_match", "kind_of", "calibration",
+           "calibrated_probability", "with_significance", "CALIBRATION_FILE"]
+
+#: The calibrated probability's fitted parameters (see :func:`calibration`).
+CALIBRATION_FILE = "calibration.json"
+#: Evidence (``-log_nfa``) is capped to this range before the logistic fit: beyond it
+#: every pair is certain (or hopeless) alike, and an infinite NFA has no number.
+EVIDENCE_RANGE = (-10.0, 60.0)
 
 #: Descriptor kinds the duplicate finder matches (mirroring permutes their layout).
 _SIFT_LAYOUT = ("rootsift", "sift")
@@ -30,6 +40,72 @@ def evidence_score(inliers: int, inlier_ratio: float) -> float:
     0.6667
     """
     return round(float(inlier_ratio * inliers / (inliers + 6.0)), 4)
+
+
+def calibration() -> dict:
+    """The calibrated probability's parameters, per job, as fitted on labelled pairs.
+
+    Read from ``simlab/duplicates/calibration.json``, which says what it was fitted on;
+    ``simlab bench integrity --refit`` fits them again (on a benchmark set of another
+    seed than the one it reports on) and rewrites the file.
+
+    Examples
+    --------
+    >>> sorted(calibration()["jobs"])
+    ['copy-move', 'cross-image']
+    """
+    return _read_calibration(str(_calibration_path()))
+
+
+def _calibration_path():
+    from pathlib import Path
+
+    return Path(__file__).with_name(CALIBRATION_FILE)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_calibration(path: str) -> dict:
+    import json
+
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def evidence(log_nfa: float, ruled_out: bool = False) -> float:
+    """``-log_nfa`` capped to :data:`EVIDENCE_RANGE` (a ruled-out match: the lowest)."""
+    low, high = EVIDENCE_RANGE
+    if ruled_out or math.isnan(log_nfa):
+        return low
+    return float(min(max(-log_nfa, low), high))
+
+
+def calibrated_probability(log_nfa: float, job: str, *, ruled_out: bool = False) -> float:
+    """The probability that a match of this significance is a true copy.
+
+    A logistic function of :func:`evidence`, with the parameters of :func:`calibration`
+    for ``job`` (``"cross-image"`` or ``"copy-move"``).
+
+    Examples
+    --------
+    >>> calibrated_probability(-40.0, "cross-image") > calibrated_probability(2.0, "cross-image")
+    True
+    """
+    fitted = calibration()["jobs"][job]
+    z = fitted["intercept"] + fitted["slope"] * evidence(log_nfa, ruled_out)
+    return round(1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0))), 4)
+
+
+def with_significance(match: PairMatch, *, tests: float, job: str) -> PairMatch:
+    """``match`` with ``log_nfa`` counted over ``tests`` comparisons (it was computed for
+    one, or for ``tests_done``) and its calibrated probability."""
+    import dataclasses
+
+    if match.kind == "none":
+        return match
+    significance = round(match.log_nfa + math.log10(max(float(tests), 1.0)), 3) \
+        if math.isfinite(match.log_nfa) else match.log_nfa
+    return dataclasses.replace(match, log_nfa=significance, probability=calibrated_probability(
+        significance, job, ruled_out=bool(match.ruled_out)))
 
 
 def no_match(a: str, b: str, matches: int) -> PairMatch:
@@ -132,9 +208,15 @@ def verify_pair(features_a: Features, features_b: Features, *, mirrored: bool = 
     described = describe_transform(original)
     kind = kind_of(False, described["mirrored"], described["rotation_degrees"], overlap_a,
                    overlap_b)
+    significance = found.log_nfa(tests=1)  # find() counts the comparisons it made
+    reason = (f"{found.inliers} distinct keypoints of {found.correspondences} matched "
+              f"agree with one {'mirrored ' if mirrored else ''}similarity (rotation "
+              f"{described['rotation_degrees']:g} deg, scale {described['scale']:.2f}), "
+              f"covering {overlap_a:.0%} of a and {overlap_b:.0%} of b")
     return PairMatch(names[0], names[1], kind,
                      evidence_score(found.inliers, found.inlier_ratio), found.inliers,
                      found.correspondences, found.inlier_ratio,
                      described["rotation_degrees"], described["scale"],
                      described["mirrored"], overlap_a, overlap_b, inliers_a, inliers_b,
-                     region_a, region_b, original)
+                     region_a, region_b, original, log_nfa=significance,
+                     reasons=(reason,))

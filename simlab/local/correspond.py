@@ -96,13 +96,17 @@ def word_correspondences(words_a: np.ndarray, words_b: np.ndarray, *,
 
 
 def self_matches(descriptors: np.ndarray, points: np.ndarray, *, ratio: float = 0.75,
-                 min_offset: float = 16.0) -> np.ndarray:
+                 min_offset: float = 16.0, against: np.ndarray | None = None) -> np.ndarray:
     """Unordered keypoint pairs (i < j) of one image whose descriptors match.
 
     For each keypoint, the nearest and second-nearest *other* descriptors are looked up
     among keypoints at least ``min_offset`` pixels away (SIFT puts several keypoints at
     one place, and a feature always resembles itself shifted by a pixel); the nearest is
     kept when it passes the ratio test.
+
+    ``against`` (optional) are the same keypoints described otherwise, row for row:
+    their mirrored descriptors (:func:`~simlab.local.mirror_descriptors`) find a region
+    repeated mirrored inside the image.
 
     Examples
     --------
@@ -114,8 +118,10 @@ def self_matches(descriptors: np.ndarray, points: np.ndarray, *, ratio: float = 
     descriptors = np.asarray(descriptors, np.float32)
     if len(descriptors) < 3:
         return np.zeros((0, 2), np.int64)
+    other = descriptors if against is None else np.asarray(against, np.float32)
     squared = np.einsum("ij,ij->i", descriptors, descriptors)
-    distance = squared[:, None] + squared[None, :] - 2.0 * (descriptors @ descriptors.T)
+    squared_other = np.einsum("ij,ij->i", other, other)
+    distance = squared[:, None] + squared_other[None, :] - 2.0 * (descriptors @ other.T)
     offsets = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=2)
     distance[offsets < min_offset] = np.inf
     two = np.argpartition(distance, 1, axis=1)[:, :2]
