@@ -213,6 +213,17 @@ def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.
     if _overlap_share(hull_a, hull_b) > 0.25:
         return ("symmetric: the transform maps the region onto itself (the two matched "
                 "places overlap: a design turned or mirrored about its own centre)")
+    linear, shift = extracted[:2, :2], extracted[:2, 2]
+    if not match.mirrored and abs(match.rotation_degrees) > 2.0:
+        # A turn about a centre inside one of the matched places: a shape turning about
+        # itself (a disc, a rosette), not a copy pasted elsewhere.
+        centre = np.linalg.solve(np.eye(2) - linear, shift)
+        for hull in (hull_a, hull_b):
+            if len(hull) >= 3 and __import__("cv2").pointPolygonTest(
+                    hull.reshape(-1, 1, 2).astype(np.float32),
+                    (float(centre[0]), float(centre[1])), True) > -0.25 * size:
+                return ("symmetric: the transform turns the region about a centre inside "
+                        "it (a shape turning onto itself), not a copy")
     twice = extracted @ extracted
     involution = np.abs(twice[:2, :2] - np.eye(2)).max() < 0.1 and \
         float(np.hypot(*twice[:2, 2])) < max(6.0, 0.1 * size)
@@ -229,7 +240,6 @@ def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.
     # mirror's axis, or the half turn's centre, passes through the middle of the image.
     height, width = (float(v) for v in image_shape[:2])
     centre = np.array([(width - 1) / 2, (height - 1) / 2])
-    linear, shift = extracted[:2, :2], extracted[:2, 2]
     if what == "mirror":
         normal = np.linalg.svd(linear + np.eye(2))[2][-1]  # eigenvector of eigenvalue -1
         off_centre = abs(float(normal @ centre - normal @ shift / 2.0))
@@ -238,6 +248,22 @@ def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.
     if off_centre < 0.05 * max(height, width):
         return (f"symmetric: a {what} about the middle of the image maps it onto itself "
                 f"({off_centre:.0f} px from the centre): a symmetric design, not a copy")
+    return ""
+
+
+def _about_the_centre(match, extracted: np.ndarray, image_shape) -> str:
+    """A turn (not a half turn: :func:`_symmetry` judges those) about the middle of
+    the image: a design with four-fold or round symmetry (a rosette, a wheel)."""
+    if match.mirrored or abs(match.rotation_degrees) < 2.0:
+        return ""
+    height, width = (float(v) for v in image_shape[:2])
+    linear, shift = extracted[:2, :2], extracted[:2, 2]
+    centre = np.linalg.solve(np.eye(2) - linear, shift)
+    off_centre = float(np.hypot(centre[0] - (width - 1) / 2, centre[1] - (height - 1) / 2))
+    if off_centre < 0.05 * max(height, width):
+        return (f"symmetric: a turn by {match.rotation_degrees:g} deg about the middle of "
+                f"the image maps it onto itself ({off_centre:.0f} px from the centre): a "
+                "symmetric design, not a copy")
     return ""
 
 
@@ -259,8 +285,7 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
 
     A pasted region repeats at its shift and nothing around it does; a tiled texture
     repeats everywhere the image overlaps itself shifted. Keypoints in that overlap are
-    checked for a keypoint of the same size at the shifted place; undecided (``""``)
-    when the overlap is hardly larger than the region.
+    checked for a keypoint at the shifted place.
     """
     if match.mirrored or abs(match.rotation_degrees) > 1.0 or abs(match.scale - 1) > 0.03:
         return ""
@@ -268,22 +293,35 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
     dx, dy = (float(v) for v in extracted[:2, 2])
     zone = max(0.0, width - abs(dx)) * max(0.0, height - abs(dy))
     region = max(cv2_area(_hull(match.points_a)), 1.0)
-    if zone < 2.0 * region:
+    if zone < 1.0:
         return ""
     points = np.asarray(features["points"], np.float64)
     sizes = np.asarray(features["sizes"], np.float64)
-    moved = points + [dx, dy]
-    inside = (moved[:, 0] >= 0) & (moved[:, 0] < width) & (moved[:, 1] >= 0) & \
-        (moved[:, 1] < height)
-    if inside.sum() < 10:
+
+    def repeated(shift_x: float, shift_y: float) -> float:
+        moved = points + [shift_x, shift_y]
+        inside = (moved[:, 0] >= 0) & (moved[:, 0] < width) & (moved[:, 1] >= 0) & \
+            (moved[:, 1] < height)
+        if inside.sum() < 10:
+            return math.nan
+        near = np.hypot(moved[inside, None, 0] - points[None, :, 0],
+                        moved[inside, None, 1] - points[None, :, 1]) < 3.0
+        alike = np.abs(np.log(sizes[inside, None] / sizes[None, :])) < math.log(1.5)
+        return float((near & alike).any(axis=1).mean())
+
+    share = repeated(dx, dy)
+    # Dense keypoints find a neighbour anywhere by chance: measured a few pixels off.
+    chance = np.nanmean([repeated(dx + ox, dy + oy)
+                         for ox, oy in ((11, 7), (-9, 12), (13, -10), (-12, -8))])
+    if not np.isfinite(share) or not np.isfinite(chance):
         return ""
-    near = np.hypot(moved[inside, None, 0] - points[None, :, 0],
-                    moved[inside, None, 1] - points[None, :, 1]) < 3.0
-    alike = np.abs(np.log(sizes[inside, None] / sizes[None, :])) < math.log(1.3)
-    share = float((near & alike).any(axis=1).mean())
-    if share >= 0.6:
-        return (f"tiled: {share:.0%} of the image repeats at this shift, not one region "
-                "(a tileable texture)")
+    excess = share - chance
+    # A pasted region repeats its own keypoints only: about region / zone of those in
+    # the overlap. A tiled texture repeats beyond the region, or fills the whole
+    # overlap with a region larger than a pasted one usually is.
+    if excess >= 0.3 and (excess >= 1.5 * region / zone or region >= 0.2 * width * height):
+        return (f"tiled: {share:.0%} of the image repeats at this shift ({chance:.0%} at "
+                "shifts next to it), not one region: a tileable texture")
     return ""
 
 
@@ -379,7 +417,12 @@ def rule_out_patterns(match: PairMatch, features: Features, *, min_offset: float
     shrink = np.diag([scale, scale, 1.0])
     extracted = shrink @ np.asarray(match.matrix, np.float64) @ np.linalg.inv(shrink)
     reasons = list(match.reasons)
-    ruled_out = _symmetry(match, extracted, features["shape"], min_offset) or _tiled(features, match, extracted)
+    itself = float(features.get("copy_move_itself", 0.0)) if dense else 0.0
+    ruled_out = ("symmetric: the transform maps the neighbourhood of its own centre (or "
+                 f"axis) onto itself ({itself:.1f} blocks): a symmetric shape, not a copy"
+                 if itself >= 0.5 else "") or \
+        _symmetry(match, extracted, features["shape"], min_offset) or \
+        _about_the_centre(match, extracted, features["shape"]) or _tiled(features, match, extracted)
     if not ruled_out:
         repeats = _repeats(features, match.region_a, match, min_offset=min_offset,
                            extracted=extracted)
@@ -447,10 +490,10 @@ def _dense_match(features: Features, name: str, tests: float = 1) -> PairMatch:
     matrix = to_original(homogeneous, scale, scale)
     described = describe_transform(matrix)
     # Significance: grid points lie half a block apart, so a block holds four; each
-    # independent block matched at the one shift found (to within a pixel: the shift
-    # was not matched 2 px around) is a correspondence that chance puts there with
-    # probability pi * 1^2 / area, among all the blocks of the image.
-    independent = max(1, inliers // 4)
+    # independent block of the region matched at the one shift found (to within a
+    # pixel: its pixels were not matched 2 px around) is a correspondence that chance
+    # puts there with probability pi * 1^2 / area, among all the blocks of the image.
+    independent = max(1, len(points_a) // 4)
     pixel = block / 16.0  # one pixel of the image dense matching compared
     significance = log_nfa(inliers=independent, correspondences=max(
         independent, int(height * width / block ** 2)), threshold=pixel,
@@ -576,7 +619,7 @@ def _matched_region(grey: np.ndarray, turned: np.ndarray, turns, shift, *,
     matched[:half], matched[height - half:] = False, False
     matched[:, :half], matched[:, width - half:] = False, False
     if matched.sum() < block * block:  # cannot hold one whole block: skip the ring
-        return np.zeros_like(matched)
+        return np.zeros_like(matched), 0
     # The ring only where the shift matched: a window one block wider than those pixels
     # (the blur sees half a block around each) gives the same values, for less work.
     rows, cols = np.nonzero(matched)
@@ -603,8 +646,10 @@ def _matched_region(grey: np.ndarray, turned: np.ndarray, turns, shift, *,
     count, labels, stats, _ = cv2.connectedComponentsWithStats(matched.astype(np.uint8),
                                                                connectivity=8)
     if count < 2:
-        return np.zeros_like(matched)
-    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        return np.zeros_like(matched), 0
+    # How much matched right next to its own partner: the transform maps the
+    # neighbourhood of its own centre (or axis) onto itself, as in a symmetric design.
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])), int(near.sum())
 
 
 def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16.0,
@@ -633,8 +678,10 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
         ``copy_move_points_a`` and ``copy_move_points_b`` (``(K, 2)`` float32, grid
         points of the best candidate's region and their partners, in ``grey``'s
         pixels), ``copy_move_solid`` (``(K,)`` bool, the whole block matched),
-        ``copy_move_share`` (float) and ``copy_move_block`` (block side in ``grey``'s
-        pixels). ``K == 0`` when nothing matched.
+        ``copy_move_share`` (float), ``copy_move_block`` (block side in ``grey``'s
+        pixels) and ``copy_move_itself`` (blocks' worth of pixels that matched right
+        next to their own partner: a transform mapping its own centre's neighbourhood
+        onto itself, as a symmetric design does). ``K == 0`` when nothing matched.
 
     Examples
     --------
@@ -653,7 +700,8 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
     empty = {"copy_move_points_a": np.zeros((0, 2), np.float32),
              "copy_move_points_b": np.zeros((0, 2), np.float32),
              "copy_move_solid": np.zeros(0, bool),
-             "copy_move_share": np.array(0.0), "copy_move_block": np.array(float(block))}
+             "copy_move_share": np.array(0.0), "copy_move_block": np.array(float(block)),
+             "copy_move_itself": np.array(0.0)}
     shrink = min(1.0, max_side / max(grey.shape[:2]))
     if shrink < 1.0:  # cost grows with the pixels; a copy of a few % of the area stays
         grey = cv2.resize(grey, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
@@ -672,7 +720,7 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
         turned = _orient(grey, turns)
         for shift in _correlation_peaks(whitened, spectrum, size, turns, peaks=peaks,
                                         min_offset=min_offset):
-            region = _matched_region(grey, turned, turns, shift, block=block,
+            region, itself = _matched_region(grey, turned, turns, shift, block=block,
                                      min_offset=min_offset, uniqueness=uniqueness,
                                      max_difference=max_difference)
             if region.any():
@@ -681,16 +729,19 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
                                                   (height, width))
                 covered = region.copy()
                 covered[source_y, source_x] = True
-                candidates.append((turns, shift, region, covered))
+                candidates.append((turns, shift, region, covered, itself))
     best, best_score = None, 0.0
-    for index, (turns, shift, region, _) in enumerate(candidates):
+    for index, (turns, shift, region, _, itself) in enumerate(candidates):
         others = np.zeros_like(region)
-        for other, (_, _, _, covered) in enumerate(candidates):
-            if other != index:
+        # A periodic pattern matches itself at several shifts of one orientation; other
+        # orientations matching the same place are a symmetric design, which
+        # :func:`rule_out_patterns` judges with the whole transform.
+        for other, (other_turns, _, _, covered, _) in enumerate(candidates):
+            if other != index and other_turns == turns:
                 others |= covered
         exclusive = region & ~others
         share = float(exclusive.sum()) / float(region.sum())
-        solid = cv2.erode(exclusive.astype(np.uint8), np.ones((block, block), np.uint8),
+        solid = cv2.erode(exclusive.astype(np.uint8), np.ones((block // 2 + 1,) * 2, np.uint8),
                           borderValue=0).astype(bool)
         grid = np.zeros_like(exclusive)
         grid[::spacing, ::spacing] = True
@@ -700,6 +751,7 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
             source_x, source_y = _from_turned(cols - shift[1], rows - shift[0], turns,
                                               (height, width))
             best_score = score
+            best_itself = itself / float(block * block)
             best = (np.column_stack([source_x, source_y]), np.column_stack([cols, rows]),
                     solid[rows, cols], share)
     if best is None:
@@ -709,5 +761,6 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
     back = lambda points: ((points + 0.5) / shrink - 0.5).astype(np.float32)
     return {"copy_move_points_a": back(points_a), "copy_move_points_b": back(points_b),
             "copy_move_solid": solid.astype(bool), "copy_move_share": np.array(share),
+            "copy_move_itself": np.array(best_itself),
             "copy_move_block": np.array(block / shrink)}
 

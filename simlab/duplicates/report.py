@@ -9,6 +9,7 @@ the other covers once aligned, or, for copy-move, the two copies inside one imag
 from __future__ import annotations
 
 import html
+import math
 import os
 import re
 from pathlib import Path
@@ -17,7 +18,12 @@ from typing import Any
 import numpy as np
 
 __all__ = ["draw_pair", "plot_pair_match", "load_pair_images", "write_report",
-           "pairs_payload"]
+           "pairs_payload", "PICTURE_MAX_WIDTH", "PICTURE_QUALITY"]
+
+#: Pictures are JPEG, at most this wide (two images side by side): a report of
+#: hundreds of pairs stays tens of MB, not hundreds.
+PICTURE_MAX_WIDTH = 1200
+PICTURE_QUALITY = 85
 
 _INLIER = (50, 220, 50)
 _REGION = (255, 200, 0)
@@ -92,8 +98,8 @@ def draw_pair(image_a: np.ndarray, image_b: np.ndarray, match, *,
 
 
 def _caption(match, shown: int | None = None) -> str:
-    text = (f"{match.kind}: score {match.score:.2f}, {match.inliers} inliers of "
-            f"{match.matches} matches")
+    text = (f"{match.kind}: {_nfa_text(getattr(match, 'log_nfa', math.inf))}, "
+            f"{match.inliers} inliers of {match.matches} matches")
     if shown is not None and shown < len(match.points_a):
         text += f" ({shown} drawn)"
     text += f", rotation {match.rotation_degrees:g} deg, scale {match.scale:.2f}"
@@ -141,37 +147,103 @@ def plot_pair_match(image_a: np.ndarray, image_b: np.ndarray, match, *, ax=None,
     return fig
 
 
+def _nfa_text(log_nfa: float) -> str:
+    """The number of false alarms in words: "NFA 1e-12" (``inf``: "not significant")."""
+    if not math.isfinite(log_nfa):
+        return "NFA -"
+    return f"NFA 1e{math.floor(log_nfa):+d}".replace("+", "") if log_nfa < -3 or \
+        log_nfa > 3 else f"NFA {10 ** log_nfa:.2g}"
+
+
 def _picture_name(rank: int, match) -> str:
     stems = [re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(p).stem)[:40] for p in (match.a, match.b)]
-    return f"{rank:04d}_{stems[0]}__{stems[1]}.png"
+    return f"{rank:04d}_{stems[0]}__{stems[1]}.jpg"
+
+
+def _entry(match, row=None) -> dict[str, Any]:
+    """One finding, JSON-ready: the keys of earlier versions plus its significance."""
+    log_nfa = float(getattr(match, "log_nfa", math.inf))
+    entry = {"a": match.a, "b": match.b, "score": match.score, "inliers": match.inliers,
+             "transform": match.transform(), "kind": match.kind, "matches": match.matches,
+             "inlier_ratio": match.inlier_ratio,
+             "log_nfa": log_nfa if math.isfinite(log_nfa) else None,
+             "nfa": 10 ** log_nfa if math.isfinite(log_nfa) and log_nfa < 300 else None,
+             "probability": getattr(match, "probability", None),
+             "reasons": list(getattr(match, "reasons", ()))}
+    if getattr(match, "ruled_out", ""):
+        entry["ruled_out"] = match.ruled_out
+    if row is not None and hasattr(row, "picture"):
+        entry["picture"] = row.picture
+    return entry
+
+
+def _image_sizes(paths) -> dict[str, int]:
+    """Pixels of each file, from its header (for which copy to keep)."""
+    from PIL import Image
+
+    sizes = {}
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                sizes[path] = image.size[0] * image.size[1]
+        except Exception:  # not a plain image file (a PDF's image, say): size unknown
+            sizes[path] = 0
+    return sizes
+
+
+def findings(result) -> dict[str, Any]:
+    """The report's sections: cross-image pairs, copy-moves, what was ruled out, the
+    groups and the redundant copies (see :mod:`simlab.duplicates.groups`)."""
+    from .groups import groups, redundant_copies
+
+    flagged = list(result)
+    cross = [m for m in flagged if m.a != m.b]
+    within = [m for m in flagged if m.a == m.b]
+    ruled_out = sorted((m for m in getattr(result, "verified", [])
+                        if m.a == m.b and getattr(m, "ruled_out", "")),
+                       key=lambda m: m.log_nfa)
+    members = groups(cross)
+    names = {name for group in members for name in group}
+    return {"cross_image": cross, "copy_move": within, "ruled_out": ruled_out,
+            "groups": members,
+            "redundant": redundant_copies(cross, _image_sizes(sorted(names)))}
 
 
 def pairs_payload(result, table=None) -> dict[str, Any]:
     """The JSON of ``simlab pairs --json``: flagged pairs and skipped files.
 
+    ``pairs`` lists every flagged finding, most significant first (as in earlier
+    versions); ``cross_image`` and ``copy_move`` split them by kind of finding;
+    ``ruled_out`` lists copy-moves verified but explained by a pattern (with why);
+    ``groups`` the connected sets of images sharing content and ``redundant`` the
+    copies that another file of their group holds whole (nothing is deleted). Each
+    finding carries ``log_nfa`` (log10 of the number of false alarms among the
+    comparisons made), ``nfa``, ``probability`` (calibrated) and ``reasons``.
     ``table`` is :func:`write_report`'s (with the pictures' names), else
     ``result.table``.
 
     Examples
     --------
     >>> from simlab.results import PairsResult
-    >>> pairs_payload(PairsResult.empty(skipped=[{"path": "x.png", "reason": "empty"}]))
-    {'pairs': [], 'skipped': [{'path': 'x.png', 'reason': 'empty'}]}
+    >>> payload = pairs_payload(PairsResult.empty(skipped=[{"path": "x.png", "reason": "empty"}]))
+    >>> payload["pairs"], payload["skipped"], payload["groups"]
+    ([], [{'path': 'x.png', 'reason': 'empty'}], [])
     """
     from ..files import json_ready
 
     matches = result.matches
     frame = result.table if table is None else table
-    pairs = []
-    for row in frame.itertuples(index=False):
-        match = matches[(row.a, row.b)]
-        entry = {"a": row.a, "b": row.b, "score": row.score, "inliers": row.inliers,
-                 "transform": match.transform(), "kind": row.kind, "matches": row.matches,
-                 "inlier_ratio": row.inlier_ratio}
-        if "picture" in frame.columns:
-            entry["picture"] = row.picture
-        pairs.append(entry)
-    return json_ready({"pairs": pairs, "skipped": list(result.skipped)})
+    pairs = [_entry(matches[(row.a, row.b)], row) for row in frame.itertuples(index=False)]
+    sections = findings(result)
+    return json_ready({
+        "pairs": pairs, "skipped": list(result.skipped),
+        "cross_image": [p for p in pairs if p["a"] != p["b"]],
+        "copy_move": [p for p in pairs if p["a"] == p["b"]],
+        "ruled_out": [_entry(m) for m in sections["ruled_out"]],
+        "groups": [{"group": number, "size": len(members), "images": members}
+                   for number, members in enumerate(sections["groups"], start=1)],
+        "redundant": sections["redundant"],
+        "tests": result.stats.get("tests", {})})
 
 
 def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
@@ -221,15 +293,21 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
                                     leave=False), start=1):
         match = matches[(row.a, row.b)]
         picture = draw_pair(*load_pair_images(match, max_side=max_side), match)
+        if picture.shape[1] > PICTURE_MAX_WIDTH:
+            shrink = PICTURE_MAX_WIDTH / picture.shape[1]
+            picture = cv2.resize(picture, None, fx=shrink, fy=shrink,
+                                 interpolation=cv2.INTER_AREA)
         name = _picture_name(rank, match)
         with atomic_path(pictures / name) as temporary:
-            if not cv2.imwrite(str(temporary), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
+            if not cv2.imwrite(str(temporary), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, PICTURE_QUALITY]):
                 raise OSError(f"could not write {pictures / name}")
         names.append(name)
     # Pictures of an earlier run that this one did not rewrite would be shown as evidence.
-    for stale in pictures.glob("[0-9][0-9][0-9][0-9]_*.png"):
-        if stale.name not in names:
-            stale.unlink()
+    for pattern in ("[0-9][0-9][0-9][0-9]_*.png", "[0-9][0-9][0-9][0-9]_*.jpg"):
+        for stale in pictures.glob(pattern):
+            if stale.name not in names:
+                stale.unlink()
     table = result.table.copy()
     table["picture"] = names
     with atomic_path(out / "pairs.csv") as temporary:
@@ -237,48 +315,113 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
     skipped = pd.DataFrame(result.skipped, columns=["path", "reason"])
     with atomic_path(out / "skipped.csv") as temporary:
         skipped.to_csv(temporary, index=False)
+    sections = findings(result)
+    group_rows = pd.DataFrame([{"group": number, "size": len(members),
+                                "images": " | ".join(members)}
+                               for number, members in enumerate(sections["groups"], 1)],
+                              columns=["group", "size", "images"])
+    with atomic_path(out / "groups.csv") as temporary:
+        group_rows.to_csv(temporary, index=False)
+    redundant = pd.DataFrame(sections["redundant"], columns=["path", "keep", "kind",
+                                                             "overlap"])
+    with atomic_path(out / "redundant.csv") as temporary:
+        redundant.to_csv(temporary, index=False)
     with atomic_path(out / "index.html") as temporary:
-        temporary.write_text(_html(table, skipped, stats), encoding="utf-8")
+        temporary.write_text(_html(table, skipped, stats, result, sections),
+                             encoding="utf-8")
     return table
 
 
-def _html(table, skipped, stats: dict[str, Any]) -> str:
+def _rows(table, result, copy_move: bool) -> list[str]:
+    escape = html.escape
+    rows = []
+    for rank, row in enumerate(table.itertuples(index=False), start=1):
+        if (row.a == row.b) != copy_move:
+            continue
+        match = result.matches[(row.a, row.b)]
+        pair = escape(row.a) if row.a == row.b else f"{escape(row.a)}<br>{escape(row.b)}"
+        transform = (f"rotation {row.rotation_degrees:g}&deg;, scale {row.scale:.2f}"
+                     f"{', mirrored' if row.mirrored else ''}<br>"
+                     + (f"copies of {row.overlap_a:.0%} and {row.overlap_b:.0%} of the image"
+                        if copy_move else
+                        f"overlap {row.overlap_a:.0%} of a, {row.overlap_b:.0%} of b"))
+        probability = getattr(match, "probability", None)
+        verdict = escape(_nfa_text(getattr(match, "log_nfa", math.inf)))
+        if probability is not None:
+            verdict += f"<br>probability {probability:.2f}"
+        why = "".join(f"<li>{escape(reason)}</li>" for reason in getattr(match, "reasons", ()))
+        link = f"pictures/{escape(row.picture)}"
+        rows.append(
+            f"<tr><td>{rank}</td><td>{pair}</td><td>{escape(row.kind)}</td>"
+            f"<td>{verdict}</td><td>{row.inliers} / {row.matches}</td>"
+            f"<td>{transform}</td><td><ul class=\"why\">{why}</ul></td>"
+            f"<td><a href=\"{link}\"><img src=\"{link}\" loading=\"lazy\" width=\"420\" "
+            f"alt=\"inliers of finding {rank}\"></a></td></tr>")
+    return rows
+
+
+def _html(table, skipped, stats: dict[str, Any], result=None, sections=None) -> str:
     escape = html.escape
     seconds = stats.get("seconds", {})
+    tests = stats.get("tests", {})
     summary = (f"{stats.get('images', '?')} images read, {len(skipped)} skipped, "
                f"{stats.get('candidates', '?')} of {stats.get('pairs_possible', '?')} pairs "
                f"verified after pruning, {len(table)} flagged, "
                f"{seconds.get('total', float('nan')):.1f} s")
-    rows = []
-    for rank, row in enumerate(table.itertuples(index=False), start=1):
-        pair = escape(row.a) if row.a == row.b else f"{escape(row.a)}<br>{escape(row.b)}"
-        transform = (f"rotation {row.rotation_degrees:g}&deg;, scale {row.scale:.2f}"
-                     f"{', mirrored' if row.mirrored else ''}<br>overlap "
-                     f"{row.overlap_a:.0%} of a, {row.overlap_b:.0%} of b")
-        link = f"pictures/{escape(row.picture)}"
-        rows.append(
-            f"<tr><td>{rank}</td><td>{pair}</td><td>{escape(row.kind)}</td>"
-            f"<td>{row.score:.2f}</td><td>{row.inliers} / {row.matches}</td>"
-            f"<td>{transform}</td><td><a href=\"{link}\"><img src=\"{link}\" "
-            f"loading=\"lazy\" width=\"420\" alt=\"inliers of pair {rank}\"></a></td></tr>")
+    sections = sections or {"ruled_out": [], "groups": [], "redundant": []}
+    head = ("<tr><th>#</th><th>images</th><th>kind</th><th>significance</th>"
+            "<th>inliers / matches</th><th>transform</th><th>why it was raised</th>"
+            "<th>picture</th></tr>")
+    cross = _rows(table, result, False) if result is not None else []
+    within = _rows(table, result, True) if result is not None else []
+    ruled = "".join(f"<li><code>{escape(m.a)}</code>: {escape(m.ruled_out)} "
+                    f"({m.inliers} inliers, {escape(_nfa_text(m.log_nfa))})</li>"
+                    for m in sections["ruled_out"])
+    group_items = "".join(
+        f"<li>group {number} ({len(members)} images): "
+        + ", ".join(f"<code>{escape(name)}</code>" for name in members) + "</li>"
+        for number, members in enumerate(sections["groups"], start=1))
+    redundant = "".join(f"<li><code>{escape(item['path'])}</code>: a {escape(item['kind'])} "
+                        f"of <code>{escape(item['keep'])}</code> ({item['overlap']:.0%} of it "
+                        f"inside)</li>" for item in sections["redundant"])
     skipped_rows = "".join(f"<li><code>{escape(str(r.path))}</code>: {escape(str(r.reason))}"
                            f"</li>" for r in skipped.itertuples(index=False))
     options = escape(", ".join(f"{k}={v}" for k, v in stats.get("options", {}).items()))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>simlab pairs: flagged duplicates</title>
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}} code{{font-size:90%}}</style>
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}} code{{font-size:90%}}
+ul.why{{margin:0;padding-left:1.1em;max-width:22em;font-size:90%}}</style>
 </head><body>
-<h1>Flagged pairs, most certain first</h1>
+<h1>Flagged findings, most significant first</h1>
 <p>{escape(summary)}</p>
-<p>Each picture joins only the RANSAC inliers (green) and outlines the matched region in
-amber (for copy-move, the source copy in blue). Kinds: <b>copy</b> (same orientation, whole
-image: exact, re-saved or recoloured), <b>crop</b> (partial overlap), <b>rotation</b>,
+<p>Significance: the <b>NFA</b> (number of false alarms) is how many findings this strong
+chance alone would give among all the comparisons made here
+({tests.get('cross-image', '?')} image pairs, plain and mirrored;
+{tests.get('copy-move', '?')} images searched for copy-move); a finding is flagged when it
+is at most {escape(str(stats.get('options', {}).get('max_nfa', 1.0)))}. The
+<b>probability</b> of a true copy is calibrated on labelled benchmark pairs. Each picture
+joins only the verified inliers (green) and outlines the matched region in amber (for
+copy-move, the source copy in blue). Kinds: <b>copy</b> (same orientation, whole image:
+exact, re-saved or recoloured), <b>crop</b> (partial overlap), <b>rotation</b>,
 <b>mirror</b>, <b>copy-move</b> (a region repeated inside one image).</p>
-<table><tr><th>#</th><th>images</th><th>kind</th><th>score</th><th>inliers / matches</th>
-<th>transform (b = T(a))</th><th>picture</th></tr>
-{''.join(rows) or '<tr><td colspan="7">no pair flagged</td></tr>'}
+<h2 id="cross-image">Across images ({len(cross)})</h2>
+<table>{head}
+{''.join(cross) or '<tr><td colspan="8">no pair of images flagged</td></tr>'}
 </table>
+<h2 id="copy-move">Within one image: copy-move ({len(within)})</h2>
+<table>{head}
+{''.join(within) or '<tr><td colspan="8">no copy-move flagged</td></tr>'}
+</table>
+<h2 id="ruled-out">Ruled out: repeated content explained by a pattern ({len(sections['ruled_out'])})</h2>
+<ul>{ruled or '<li>none</li>'}</ul>
+<h2 id="groups">Groups of images sharing content ({len(sections['groups'])})</h2>
+<ul>{group_items or '<li>none</li>'}</ul>
+<h2 id="redundant">Redundant copies ({len(sections['redundant'])})</h2>
+<p>Files whose whole content a larger file of their group holds: candidates to remove
+(nothing was deleted). Listed in <code>redundant.csv</code>; groups in
+<code>groups.csv</code>.</p>
+<ul>{redundant or '<li>none</li>'}</ul>
 <h2>Skipped files ({len(skipped)})</h2>
 <ul>{skipped_rows or '<li>none</li>'}</ul>
 <p><small>options: {options}</small></p>
