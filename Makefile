@@ -56,7 +56,8 @@ demo: setup
 report: setup report-assets
 	$(BIN)/simlab report --out reports --assets $(ASSETS)/node_modules
 
-# Wallpapers and photo-derived textures from Debian: distractors for `bench search`.
+# Wallpapers and photo-derived textures from Debian: distractors for `bench search`,
+# periodic textures and symmetric designs for `bench integrity`.
 BENCH_PACKAGES := gnome-backgrounds lomiri-wallpapers-20.04 mate-backgrounds openarena-081-textures openarena-088-data
 bench-data:
 	@dpkg -s $(BENCH_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
@@ -67,6 +68,7 @@ bench: setup bench-data
 	$(BIN)/simlab bench methods
 	$(BIN)/simlab bench pairs
 	$(BIN)/simlab bench search
+	$(BIN)/simlab bench integrity --out reports/bench-integrity
 
 clean:
 	rm -rf $(VENV) reports build .pytest_cache

@@ -119,10 +119,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         figure = plot_comparison(image_a, image_b, frame, title=f"{args.a}  vs  {args.b}")
         with atomic_path(args.draw) as temporary:
             figure.savefig(temporary, dpi=110, format=_image_format(args.draw))
+    from .duplicates.matching import verdict
+
+    decided = verdict(image_a, image_b)
     if args.json:
         payload = {"a": args.a, "b": args.b,
                    "results": [result.to_dict() for result in results.values()],
-                   "skipped": skipped}
+                   "skipped": skipped, "verdict": decided}
         print(json.dumps(json_ready(payload), indent=2))
         return 0
     print(f"a: {args.a}\nb: {args.b}")
@@ -133,6 +136,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             continue
         note = results[row.method].reason or ""
         print(f"{row.method:<10} {row.score:>6.3f} {row.raw:>12.4g} {row.seconds:>8.3f}  {note}")
+    from .duplicates.report import _nfa_text
+
+    significance = (_nfa_text(decided["log_nfa"]) if decided["log_nfa"] is not None
+                    else "nothing verified")
+    print(f"verdict: {decided['verdict']} ({decided['kind']}, {significance}, probability "
+          f"{decided['probability']:.2f}; {decided['reason']})")
     if args.draw:
         print(f"figure: {args.draw}")
     return 0
@@ -156,8 +165,11 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--out {args.out}: is a file; pass a folder (new or "
                                     "existing) for pairs.csv, index.html and pictures/")
     # The report may sit inside the folder: never read its pictures back as input.
-    result = find(args.dir, method=args.method, threshold=args.threshold,
-                  max_side=args.max_side, workers=args.workers, exclude=[args.out])
+    kind, value = _pairs_threshold(args.threshold) if args.threshold else ("nfa", 1.0)
+    rule = {"max_nfa": value} if kind == "nfa" else {"threshold": value}
+    result = find(args.dir, method=args.method, max_side=args.max_side,
+                  workers=args.workers, exclude=[args.out], copy_move=args.copy_move,
+                  **rule)
     table = write_report(result, args.out, max_side=args.max_side)
     if args.json:
         print(json.dumps(pairs_payload(result, table), indent=2))
@@ -166,14 +178,41 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
     print(f"{stats['images']} images, {stats['skipped']} skipped, {stats['candidates']} of "
           f"{stats['pairs_possible']} pairs verified, {stats['flagged']} flagged "
           f"({stats['seconds']['total']:.1f} s)")
-    for row in table.itertuples():
-        b = "(same image)" if row.a == row.b else display_path(row.b)
-        print(f"{row.score:.2f}  {row.kind:<9} {row.inliers:>5} inliers  "
-              f"{display_path(row.a)}  {b}")
+    from .duplicates.report import _nfa_text
+
+    for heading, within in (("across images", False), ("within one image (copy-move)", True)):
+        rows = [row for row in table.itertuples() if (row.a == row.b) == within]
+        if rows:
+            print(f"{heading}:")
+        for row in rows:
+            match = result.matches[(row.a, row.b)]
+            b = "(same image)" if row.a == row.b else display_path(row.b)
+            print(f"  {_nfa_text(match.log_nfa):<10} {row.kind:<9} {row.inliers:>5} inliers  "
+                  f"{display_path(row.a)}  {b}")
     for item in result.skipped:
         print(f"skipped: {display_path(item['path'])}: {item['reason']}")
     print(f"wrote {args.out}/pairs.csv, {args.out}/index.html and {len(table)} pictures")
     return 0
+
+
+def _pairs_threshold(text: str) -> tuple[str, float]:
+    """``nfa:N`` (significance) or a plain score in [0, 1] (the earlier rule)."""
+    kind, _, value = text.rpartition(":") if ":" in text else ("score", "", text)
+    kind = kind.strip().lower() or "score"
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidParameterError(
+            f"--threshold {text}: give nfa:N (e.g. nfa:1, nfa:0.01) or a score in [0, 1]"
+        ) from None
+    if kind == "nfa":
+        if not number > 0:
+            raise InvalidParameterError(f"--threshold {text}: the NFA bound must be above 0")
+        return "nfa", number
+    if kind != "score" or not 0.0 <= number <= 1.0:
+        raise InvalidParameterError(
+            f"--threshold {text}: threshold must be nfa:N or a score in [0, 1]")
+    return "score", number
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -190,6 +229,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from .bench.pairs import bench_pairs_report
 
         print(bench_pairs_report(repeats=args.repeats, methods=args.method, as_json=args.json))
+        return 0
+    if args.target == "integrity":
+        from .bench.integrity import bench_integrity_report, refit_calibration
+
+        if args.refit:
+            print(refit_calibration())
+            return 0
+        print(bench_integrity_report(as_json=args.json, out=args.out))
         return 0
     if args.target == "search":
         from .bench.search import bench_search_report
@@ -405,8 +452,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "pictures/, index.html")
     pairs.add_argument("--method", default="rootsift", choices=["rootsift", "sift"],
                        help="local features (default rootsift)")
-    pairs.add_argument("--threshold", type=float, default=0.3,
-                       help="smallest score flagged, 0..1 (default 0.3)")
+    pairs.add_argument("--threshold", default=None,
+                       metavar="nfa:N | SCORE",
+                       help="what is flagged: nfa:N flags findings whose number of false "
+                       "alarms (expected chance findings this strong among all the "
+                       "comparisons made) is at most N (default nfa:1); a plain number "
+                       "0..1 is the score rule of earlier versions")
+    pairs.add_argument("--copy-move", action=argparse.BooleanOptionalAction, default=True,
+                       help="also search each image for a region repeated inside it "
+                       "(default: on; --no-copy-move compares images only)")
     pairs.add_argument("--max-side", type=_max_side, default=800, metavar="PX",
                        help="shrink images to this longest side first (default 800)")
     pairs.add_argument("--workers", type=int, default=2, help="threads (default 2)")
@@ -417,8 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks, not tests: time the methods "
                            "(compare), their ROC AUC on labelled pairs (methods), the "
-                           "duplicate finder (pairs), reverse image search (search)")
-    bench.add_argument("target", choices=["compare", "methods", "pairs", "search"],
+                           "duplicate finder (pairs), reverse image search (search), "
+                           "copy-move and verdicts for image integrity (integrity)")
+    bench.add_argument("target", choices=["compare", "methods", "pairs", "search",
+                                          "integrity"],
                        help="what to benchmark")
     bench.add_argument("--size", type=int, default=640, help="longest image side (px)")
     bench.add_argument("--repeats", type=int, default=7, help="timed runs per method")
@@ -426,6 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--scale", type=int, default=None, metavar="N",
                        help="search: also time an index of N images (synthetic fill)")
+    bench.add_argument("--out", default=None, metavar="DIR",
+                       help="integrity: write integrity.json, candidates.csv and the "
+                       "reliability diagram there")
+    bench.add_argument("--refit", action="store_true",
+                       help="integrity: fit the calibrated probability again (on a set "
+                       "of another seed) and rewrite simlab/duplicates/calibration.json")
     bench.set_defaults(func=_cmd_bench)
 
     report = sub.add_parser("report", help="execute every notebook headless and write an "

@@ -73,15 +73,22 @@ def test_pairs_cli_writes_csv_pictures_html_and_json(figure_folder, tmp_path, ca
     code = main(["pairs", str(folder), "--out", str(out), "--json"])
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
-    assert set(payload) == {"pairs", "skipped"}
+    # The keys of earlier versions, plus the sections a sleuth reads separately.
+    assert {"pairs", "skipped", "cross_image", "copy_move", "ruled_out", "groups",
+            "redundant"} <= set(payload)
+    assert payload["cross_image"] == payload["pairs"] and payload["copy_move"] == []
 
     # The three copies of one panel pair up with each other, and with nothing else.
     related = {str(paths[k]) for k in ("original", "mirrored", "rotated")}
     found = [{p["a"], p["b"]} for p in payload["pairs"]]
     assert len(found) == 3 and all(pair <= related for pair in found)
     for pair in payload["pairs"]:
-        assert {"a", "b", "score", "inliers", "transform"} <= set(pair)
+        assert {"a", "b", "score", "inliers", "transform", "log_nfa", "nfa",
+                "probability", "reasons"} <= set(pair)
         assert 0.3 <= pair["score"] <= 1 and pair["inliers"] >= 8
+        # Flagged by significance: far fewer than one chance finding expected.
+        assert pair["log_nfa"] < -10 and pair["nfa"] < 1e-10
+        assert 0.5 < pair["probability"] <= 1 and "agree with one" in pair["reasons"][0]
         assert {"rotation_degrees", "scale", "mirrored", "overlap_a",
                 "overlap_b"} <= set(pair["transform"])
     by_pair = {frozenset((p["a"], p["b"])): p for p in payload["pairs"]}
@@ -99,16 +106,25 @@ def test_pairs_cli_writes_csv_pictures_html_and_json(figure_folder, tmp_path, ca
     assert "truncated" in skipped[str(bad["truncated"])].lower()
     assert "too small" in skipped[str(bad["tiny"])]
 
-    # pairs.csv has the same rows, in the same (most certain first) order.
+    # One group of three images; two of them are redundant copies of the third.
+    assert [set(group["images"]) for group in payload["groups"]] == [related]
+    assert payload["groups"][0]["size"] == 3
+    assert len(payload["redundant"]) == 2
+    assert {item["path"] for item in payload["redundant"]} | {
+        payload["redundant"][0]["keep"]} == related
+
+    # pairs.csv has the same rows, in the same (most significant first) order.
     table = pd.read_csv(out / "pairs.csv")
     assert list(zip(table["a"], table["b"])) == [(p["a"], p["b"]) for p in payload["pairs"]]
-    assert list(table["score"]) == sorted(table["score"], reverse=True)
+    significance = [p["log_nfa"] for p in payload["pairs"]]
+    assert significance == sorted(significance)
     assert {"kind", "inliers", "rotation_degrees", "scale", "mirrored", "overlap_a",
             "overlap_b", "picture"} <= set(table.columns)
-    # One PNG per flagged pair, named in the CSV and shown on the HTML page.
+    # One small JPEG per flagged pair, named in the CSV and shown on the HTML page.
     pictures = sorted((out / "pictures").iterdir())
     assert [p.name for p in pictures] == sorted(table["picture"])
-    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
+    assert all(p.read_bytes()[:3] == b"\xff\xd8\xff" for p in pictures)
+    assert all(Image.open(p).size[0] <= 1200 for p in pictures)
     page = (out / "index.html").read_text()
     assert all(f"pictures/{name}" in page for name in table["picture"])
     assert all(str(path) in page for path in bad.values())
@@ -163,7 +179,9 @@ def test_pairs_report_removes_pictures_of_an_earlier_run(figure_folder, tmp_path
     shutil.copytree(figure_folder[0], folder)
     out = tmp_path / "report"
     assert main(["pairs", str(folder), "--out", str(out)]) == 0
-    assert len(list((out / "pictures").glob("*.png"))) == 3
+    assert len(list((out / "pictures").glob("*.jpg"))) == 3
+    # A picture of an older version (PNG) is stale too.
+    (out / "pictures" / "0009_old__older.png").write_bytes(b"")
     (folder / "fig5_b.png").unlink()  # the rotated copy: two of the three pairs go
     (out / "pictures" / "my-notes.png").write_bytes(b"")  # not ours: kept
     assert main(["pairs", str(folder), "--out", str(out)]) == 0
@@ -282,9 +300,11 @@ def test_copy_move_inside_one_image_is_reported_as_a_pair(tmp_path, panel):
 
 
 def passes_find_gates(match) -> bool:
-    """Whether find() would report this match with its default gates."""
-    return (match.kind != "none" and match.inliers >= 8 and match.inlier_ratio >= 0.3
-            and match.score >= 0.3)
+    """Whether find() would report this match with its default gates (significance, no
+    pattern explaining it)."""
+    from simlab.duplicates.find import _gate
+
+    return _gate(None, None, None, 1.0)(match)
 
 
 def forged_cell_field(seed: int):
@@ -302,9 +322,10 @@ def test_copy_move_turned_90_in_a_smooth_cell_field_is_found_densely(seed):
     # SIFT's keypoints on a smooth field are large: their descriptors also see the
     # surroundings of each copy, which differ, so the keypoint search misses these.
     forged, source, copy = forged_cell_field(seed)
-    assert not passes_find_gates(duplicates.find_copy_move(
-        duplicates.extract_features(forged)))
+    keypoints = duplicates.find_copy_move(duplicates.extract_features(forged))
     match = duplicates.find_copy_move(duplicates.extract_features(forged, copy_move=True))
+    # The dense search gives the stronger evidence (keypoints find a few inliers at most).
+    assert match.log_nfa < keypoints.log_nfa
     assert passes_find_gates(match) and match.kind == "copy-move"
     assert abs(match.rotation_degrees) == 90.0 and match.scale == 1.0
     assert not match.mirrored and match.inlier_ratio == 1.0

@@ -311,10 +311,12 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
 
     share = repeated(dx, dy)
     # Dense keypoints find a neighbour anywhere by chance: measured a few pixels off.
-    chance = np.nanmean([repeated(dx + ox, dy + oy)
-                         for ox, oy in ((11, 7), (-9, 12), (13, -10), (-12, -8))])
-    if not np.isfinite(share) or not np.isfinite(chance):
+    nearby = [repeated(dx + ox, dy + oy)
+              for ox, oy in ((11, 7), (-9, 12), (13, -10), (-12, -8))]
+    nearby = [value for value in nearby if np.isfinite(value)]
+    if not np.isfinite(share) or not nearby:
         return ""
+    chance = float(np.mean(nearby))
     excess = share - chance
     # A pasted region repeats its own keypoints only: about region / zone of those in
     # the overlap. A tiled texture repeats beyond the region, or fills the whole

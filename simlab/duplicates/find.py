@@ -15,7 +15,12 @@ from .features import encode_folder
 from .matching import verify_pair, with_significance
 from .prune import candidate_pairs
 
-__all__ = ["find", "COLUMNS"]
+__all__ = ["find", "COLUMNS", "FEWEST_INLIERS"]
+
+#: The significance flags nothing with fewer distinct inliers: its null places chance
+#: matches uniformly, which a handful of neighbouring look-alike keypoints defeats
+#: (three inliers of four self-matches in a photograph reach an NFA of 0.1).
+FEWEST_INLIERS = 6
 
 
 def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
@@ -47,9 +52,10 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         ``score`` (0..1, ``inlier_ratio * inliers / (inliers + 6)``) is at least this,
         with ``min_inliers`` (default 8) and ``min_inlier_ratio`` (default 0.3).
     min_inliers, min_inlier_ratio : int, float, optional
-        Gates every reported pair must also pass (with the significance only when
-        given): chance alignments between grey, low-texture images reach a handful of
-        inliers, a small share of their matches.
+        Gates every reported pair must also pass: chance alignments between grey,
+        low-texture images reach a handful of inliers, a small share of their matches.
+        With the significance, ``min_inliers`` defaults to :data:`FEWEST_INLIERS` and
+        ``min_inlier_ratio`` is not applied unless given.
     copy_move : bool
         Also look for a region repeated inside each image (reported with ``a == b``),
         with keypoints and densely (see :func:`find_copy_move`). Cached features
@@ -203,7 +209,7 @@ def _gate(threshold: float | None, min_inliers: int | None,
                 8 if min_inliers is None else min_inliers) and match.inlier_ratio >= (
                 0.3 if min_inlier_ratio is None else min_inlier_ratio))
         return (match.log_nfa <= math.log10(max_nfa)
-                and (min_inliers is None or match.inliers >= min_inliers)
+                and match.inliers >= (FEWEST_INLIERS if min_inliers is None else min_inliers)
                 and (min_inlier_ratio is None or match.inlier_ratio >= min_inlier_ratio))
 
     return flagged

@@ -16,7 +16,7 @@ from ..errors import InvalidFeaturesError
 from ..registry import Features
 from ..results import PairMatch
 
-__all__ = ["verify_pair", "evidence_score", "no_match", "kind_of", "calibration",
+__all__ = ["verify_pair", "evidence_score", "no_match", "kind_of", "calibration", "verdict",
            "calibrated_probability", "with_significance", "CALIBRATION_FILE"]
 
 #: The calibrated probability's fitted parameters (see :func:`calibration`).
@@ -220,3 +220,52 @@ def verify_pair(features_a: Features, features_b: Features, *, mirrored: bool = 
                      described["mirrored"], overlap_a, overlap_b, inliers_a, inliers_b,
                      region_a, region_b, original, log_nfa=significance,
                      reasons=(reason,))
+
+
+def verdict(image_a: np.ndarray, image_b: np.ndarray, *, max_side: int = 800,
+            max_nfa: float = 1.0) -> dict:
+    """Same source or not: the duplicate finder's verification of one pair, with its
+    significance (what ``simlab compare`` prints).
+
+    Both images are shrunk to ``max_side`` (as ``simlab pairs`` does), described once,
+    and verified plain and mirrored; the comparison counts as two tests. The pair is
+    "same source" when the number of false alarms is at most ``max_nfa``.
+
+    Returns
+    -------
+    dict
+        ``same_source`` (bool), ``verdict`` (words), ``kind``, ``inliers``,
+        ``log_nfa`` (None when nothing was verified), ``probability`` (calibrated) and
+        ``reason``.
+
+    Examples
+    --------
+    >>> from simlab import samples
+    >>> image = samples.sample_image("astronaut", max_side=200)
+    >>> verdict(image, samples.flip(image))["verdict"]
+    'same source'
+    >>> verdict(image, samples.sample_image("coffee", max_side=200))["same_source"]
+    False
+    """
+    import cv2
+
+    from .features import extract_features
+
+    def described(image: np.ndarray):
+        shrink = min(1.0, max_side / max(image.shape[:2]))
+        if shrink < 1.0:
+            image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+        return extract_features(image, scale=shrink)
+
+    features_a, features_b = described(image_a), described(image_b)
+    best = min((with_significance(verify_pair(features_a, features_b, mirrored=flip),
+                                  tests=2, job="cross-image") for flip in (False, True)),
+               key=lambda match: (match.log_nfa, -match.inliers))
+    same = best.kind != "none" and best.log_nfa <= math.log10(max_nfa)
+    finite = math.isfinite(best.log_nfa)
+    return {"same_source": bool(same), "verdict": "same source" if same else
+            "not the same source", "kind": best.kind, "inliers": best.inliers,
+            "log_nfa": best.log_nfa if finite else None,
+            "probability": best.probability if best.kind != "none" else 0.0,
+            "reason": best.reasons[0] if best.reasons else
+            "no transform explains the keypoint matches"}
