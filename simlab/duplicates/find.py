@@ -17,10 +17,10 @@ from .prune import candidate_pairs
 
 __all__ = ["find", "COLUMNS", "FEWEST_INLIERS"]
 
-#: The significance flags nothing with fewer distinct inliers: its null places chance
-#: matches uniformly, which a handful of neighbouring look-alike keypoints defeats
-#: (three inliers of four self-matches in a photograph reach an NFA of 0.1).
-FEWEST_INLIERS = 6
+#: The significance flags no copy-move with fewer distinct inliers: its null places
+#: chance matches uniformly, which a handful of look-alike keypoints of one image
+#: defeats (three inliers of four self-matches in a photograph reach an NFA of 0.1).
+FEWEST_INLIERS = 5
 
 
 def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
@@ -54,8 +54,9 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     min_inliers, min_inlier_ratio : int, float, optional
         Gates every reported pair must also pass: chance alignments between grey,
         low-texture images reach a handful of inliers, a small share of their matches.
-        With the significance, ``min_inliers`` defaults to :data:`FEWEST_INLIERS` and
-        ``min_inlier_ratio`` is not applied unless given.
+        With the significance, ``min_inliers`` defaults to :data:`FEWEST_INLIERS` for
+        copy-moves and to none for pairs, and ``min_inlier_ratio`` is not applied
+        unless given.
     copy_move : bool
         Also look for a region repeated inside each image (reported with ``a == b``),
         with keypoints and densely (see :func:`find_copy_move`). Cached features
@@ -208,8 +209,9 @@ def _gate(threshold: float | None, min_inliers: int | None,
             return (match.score >= threshold and match.inliers >= (
                 8 if min_inliers is None else min_inliers) and match.inlier_ratio >= (
                 0.3 if min_inlier_ratio is None else min_inlier_ratio))
-        return (match.log_nfa <= math.log10(max_nfa)
-                and match.inliers >= (FEWEST_INLIERS if min_inliers is None else min_inliers)
+        fewest = min_inliers if min_inliers is not None else \
+            FEWEST_INLIERS if match.a == match.b else 0
+        return (match.log_nfa <= math.log10(max_nfa) and match.inliers >= fewest
                 and (min_inlier_ratio is None or match.inlier_ratio >= min_inlier_ratio))
 
     return flagged

@@ -248,7 +248,9 @@ def pairs_payload(result, table=None) -> dict[str, Any]:
 
 def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
                  progress: bool = True):
-    """Write ``pairs.csv``, ``skipped.csv``, one picture per flagged pair and ``index.html``.
+    """Write ``pairs.csv``, ``skipped.csv``, ``groups.csv``, ``redundant.csv``, one JPEG
+    picture per flagged finding and ``index.html`` (cross-image and copy-move findings in
+    separate sections, what was ruled out, the groups and the redundant copies).
 
     Parameters
     ----------
@@ -272,7 +274,7 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
     >>> out = pathlib.Path(tempfile.mkdtemp())
     >>> _ = write_report(PairsResult.empty(), out, progress=False)
     >>> sorted(p.name for p in out.iterdir())
-    ['index.html', 'pairs.csv', 'pictures', 'skipped.csv']
+    ['groups.csv', 'index.html', 'pairs.csv', 'pictures', 'redundant.csv', 'skipped.csv']
     """
     import cv2
     import pandas as pd
