@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import json
+import math
 import sys
 from typing import Any, Sequence
 
@@ -165,8 +166,8 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--out {args.out}: is a file; pass a folder (new or "
                                     "existing) for pairs.csv, index.html and pictures/")
     # The report may sit inside the folder: never read its pictures back as input.
-    kind, value = _pairs_threshold(args.threshold) if args.threshold else ("nfa", 1.0)
-    rule = {"max_nfa": value} if kind == "nfa" else {"threshold": value}
+    kind, value = _pairs_threshold(args.threshold) if args.threshold else ("nfa", 0.0)
+    rule = {"max_log_nfa": value} if kind == "nfa" else {"threshold": value}
     result = find(args.dir, method=args.method, max_side=args.max_side,
                   workers=args.workers, exclude=[args.out], copy_move=args.copy_move,
                   **rule)
@@ -201,14 +202,19 @@ def _pairs_threshold(text: str) -> tuple[str, float]:
     kind = kind.strip().lower() or "score"
     try:
         number = float(value)
-    except ValueError:
+        if kind.strip().lower() == "nfa":  # NFAs reach 1e-1000: keep the exponent
+            from decimal import Decimal
+
+            number = float(Decimal(value.strip()).log10()) if Decimal(value.strip()) > 0 \
+                else -math.inf
+    except (ValueError, ArithmeticError):
         raise InvalidParameterError(
             f"--threshold {text}: give nfa:N (e.g. nfa:1, nfa:0.01) or a score in [0, 1]"
         ) from None
     if kind == "nfa":
-        if not number > 0:
+        if not math.isfinite(number):
             raise InvalidParameterError(f"--threshold {text}: the NFA bound must be above 0")
-        return "nfa", number
+        return "nfa", number  # log10 of the bound
     if kind != "score" or not 0.0 <= number <= 1.0:
         raise InvalidParameterError(
             f"--threshold {text}: threshold must be nfa:N or a score in [0, 1]")

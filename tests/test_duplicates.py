@@ -507,3 +507,79 @@ def test_skipping_the_doubled_octave_keeps_keypoints_in_image_pixels():
     untouched = duplicates.extract_features(image, max_keypoints=5000,
                                             fine_octave_below=1000)
     assert np.array_equal(untouched["points"], full["points"])
+
+
+# --- significance, sections, groups -----------------------------------------------------
+
+def test_pairs_report_puts_copy_moves_in_their_own_section_with_why(figure_folder, tmp_path,
+                                                                     capsys):
+    import shutil
+
+    folder = tmp_path / "figure"
+    shutil.copytree(figure_folder[0], folder)
+    forged, _, _ = forged_cell_field(5)
+    save(folder, "fig6_forged.png", forged)
+    out = tmp_path / "report"
+    assert main(["pairs", str(folder), "--out", str(out), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [Path(p["a"]).name for p in payload["copy_move"]] == ["fig6_forged.png"]
+    assert all(p["a"] != p["b"] for p in payload["cross_image"])
+    assert len(payload["pairs"]) == len(payload["cross_image"]) + 1
+    found = payload["copy_move"][0]
+    assert found["log_nfa"] < 0 and any("not periodic" in r for r in found["reasons"])
+    page = (out / "index.html").read_text()
+    # Cross-image findings come first, then copy-move, then what was ruled out.
+    assert page.index('id="cross-image"') < page.index('id="copy-move"') < \
+        page.index('id="ruled-out"') < page.index('id="groups"')
+    assert "not symmetric" in page and "fig6_forged.png" in page
+    groups = pd.read_csv(out / "groups.csv")
+    assert list(groups["size"]) == [3]
+    assert len(pd.read_csv(out / "redundant.csv")) == 2
+    # The copy-move search can be switched off.
+    assert main(["pairs", str(folder), "--out", str(tmp_path / "r2"), "--json",
+                 "--no-copy-move"]) == 0
+    assert json.loads(capsys.readouterr().out)["copy_move"] == []
+
+
+def test_pairs_threshold_takes_a_significance_and_still_a_score(figure_folder, tmp_path,
+                                                                capsys):
+    folder, _, _ = figure_folder
+
+    def flagged(*extra):
+        assert main(["pairs", str(folder), "--out", str(tmp_path / "r"), "--json",
+                     *extra]) == 0
+        return json.loads(capsys.readouterr().out)["pairs"]
+
+    default = flagged()
+    assert len(default) == 3 and all(p["nfa"] <= 1 for p in default)
+    # An absurdly strict bound flags nothing; the score rule of earlier versions works.
+    assert flagged("--threshold", "nfa:1e-3000") == []
+    assert len(flagged("--threshold", "0.3")) == 3
+    assert main(["pairs", str(folder), "--out", str(tmp_path / "r"), "--threshold",
+                 "nfa:-1"]) == 2
+    assert "NFA bound" in capsys.readouterr().err
+
+
+def test_significance_grows_weaker_with_more_comparisons(figure_folder):
+    folder, paths, _ = figure_folder
+    few = duplicates.find([paths["original"], paths["mirrored"]], progress=False)
+    many = duplicates.find(folder, progress=False)
+    pair = frozenset((str(paths["original"]), str(paths["mirrored"])))
+    log_few = next(m.log_nfa for m in few if frozenset((m.a, m.b)) == pair)
+    log_many = next(m.log_nfa for m in many if frozenset((m.a, m.b)) == pair)
+    # 1 pair (plain and mirrored: 2 tests) against 10 pairs (20 tests) of the folder.
+    assert log_many - log_few == pytest.approx(1.0, abs=1e-3)
+    assert all(0.0 <= m.probability <= 1.0 for m in many)
+
+
+def test_compare_prints_a_verdict_with_its_significance(figure_folder, capsys):
+    _, paths, _ = figure_folder
+    assert main(["compare", str(paths["original"]), str(paths["mirrored"]), "--method",
+                 "phash", "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)["verdict"]
+    assert same["same_source"] is True and same["kind"] == "mirror"
+    assert same["log_nfa"] < -10 and same["probability"] > 0.9
+    assert main(["compare", str(paths["original"]), str(paths["unrelated"]), "--method",
+                 "phash"]) == 0
+    text = capsys.readouterr().out
+    assert "verdict: not the same source" in text

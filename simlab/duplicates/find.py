@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Iterable
@@ -26,7 +27,8 @@ FEWEST_INLIERS = 5
 def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
          method: str = "rootsift", threshold: float | None = None,
          min_inliers: int | None = None, min_inlier_ratio: float | None = None,
-         max_nfa: float = 1.0, copy_move: bool = True, neighbours: int = 6,
+         max_nfa: float = 1.0, max_log_nfa: float | None = None,
+         copy_move: bool = True, neighbours: int = 6,
          max_side: int | None = 800, max_keypoints: int = 1000,
          contrast_threshold: float = 0.01, ratio: float = 0.75,
          ransac_threshold: float = 4.0, workers: int = 2, progress: bool = True,
@@ -47,6 +49,9 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         the default 1, fewer than one chance alarm is expected in the whole run.
         Copy-moves that a periodic texture or a symmetric design explains
         (``ruled_out``) are never flagged.
+    max_log_nfa : float, optional
+        The same bound as ``log10(max_nfa)``, for bounds below 1e-308 (NFAs of clear
+        copies reach 1e-1000).
     threshold : float, optional
         The score rule of earlier versions instead of the significance: flag when
         ``score`` (0..1, ``inlier_ratio * inliers / (inliers + 6)``) is at least this,
@@ -127,6 +132,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         raise InvalidParameterError(f"threshold must lie in [0, 1]; got {threshold!r}")
     if not float(max_nfa) > 0.0:
         raise InvalidParameterError(f"max_nfa must be above 0; got {max_nfa!r}")
+    bound = math.log10(max_nfa) if max_log_nfa is None else float(max_log_nfa)
     options = dict(method=method, max_side=max_side, max_keypoints=max_keypoints,
                    contrast_threshold=contrast_threshold, copy_move=copy_move,
                    workers=workers, progress=progress)
@@ -177,7 +183,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
             best[(match.a, match.b)] = with_significance(match, tests=1, job="copy-move")
     seconds["copy_move"] = time.perf_counter() - clock
 
-    gate = _gate(threshold, min_inliers, min_inlier_ratio, max_nfa)
+    gate = _gate(threshold, min_inliers, min_inlier_ratio, 10.0 ** bound if bound > -300
+                 else 0.0, max_log_nfa=bound)
     flagged = sorted((m for m in best.values() if gate(m)),
                      key=lambda m: (m.log_nfa, -m.score, -m.inliers, m.a, m.b))
     table = pd.DataFrame([m.row() for m in flagged], columns=list(COLUMNS))
@@ -189,6 +196,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         "tests": tests,
         "options": {**options, "threshold": threshold, "min_inliers": min_inliers,
                     "min_inlier_ratio": min_inlier_ratio, "max_nfa": max_nfa,
+                    "max_log_nfa": bound,
                     "neighbours": neighbours, "copy_move": copy_move, "seed": seed,
                     **verify}}
     return PairsResult(table, {(m.a, m.b): m for m in flagged}, skipped,
@@ -198,9 +206,10 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
 
 
 def _gate(threshold: float | None, min_inliers: int | None,
-          min_inlier_ratio: float | None, max_nfa: float):
+          min_inlier_ratio: float | None, max_nfa: float, *,
+          max_log_nfa: float | None = None):
     """Whether a verified match is flagged: by significance, or by the score rule."""
-    import math
+    bound = math.log10(max_nfa) if max_log_nfa is None else max_log_nfa
 
     def flagged(match: PairMatch) -> bool:
         if match.kind == "none" or match.ruled_out:
@@ -211,7 +220,7 @@ def _gate(threshold: float | None, min_inliers: int | None,
                 0.3 if min_inlier_ratio is None else min_inlier_ratio))
         fewest = min_inliers if min_inliers is not None else \
             FEWEST_INLIERS if match.a == match.b else 0
-        return (match.log_nfa <= math.log10(max_nfa) and match.inliers >= fewest
+        return (match.log_nfa <= bound and match.inliers >= fewest
                 and (min_inlier_ratio is None or match.inlier_ratio >= min_inlier_ratio))
 
     return flagged

@@ -401,7 +401,7 @@ ul.why{{margin:0;padding-left:1.1em;max-width:22em;font-size:90%}}</style>
 chance alone would give among all the comparisons made here
 ({tests.get('cross-image', '?')} image pairs, plain and mirrored;
 {tests.get('copy-move', '?')} images searched for copy-move); a finding is flagged when it
-is at most {escape(str(stats.get('options', {}).get('max_nfa', 1.0)))}. The
+is at most {escape(_nfa_text(stats.get('options', {}).get('max_log_nfa', 0.0))[4:])}. The
 <b>probability</b> of a true copy is calibrated on labelled benchmark pairs. Each picture
 joins only the verified inliers (green) and outlines the matched region in amber (for
 copy-move, the source copy in blue). Kinds: <b>copy</b> (same orientation, whole image:
