@@ -397,19 +397,22 @@ def _pruning_recall(candidates, features, truth, options) -> dict[str, Any]:
     ``result.candidates``): the pruning is measured as run, not run again.
     """
     from ..duplicates import verify_pair
+    from ..duplicates.find import _gate
+    from ..duplicates.matching import with_significance
 
+    flagged = _gate(options["threshold"], options["min_inliers"], options["min_inlier_ratio"],
+                    options.get("max_nfa", 1.0), max_log_nfa=options.get("max_log_nfa"))
+    tests = options.get("tests", 1)
     index = set(features)
     kept = {frozenset((a, b)) for a, b, _, _ in candidates}
     cross = [t for t in truth if t["a"] != t["b"] and t["a"] in index and t["b"] in index]
     findable = []
     for item in cross:
-        best = max((verify_pair(features[item["a"]], features[item["b"]], mirrored=m,
-                                ratio=options["ratio"],
-                                ransac_threshold=options["ransac_threshold"])
+        best = max((with_significance(verify_pair(
+            features[item["a"]], features[item["b"]], mirrored=m, ratio=options["ratio"],
+            ransac_threshold=options["ransac_threshold"]), tests=tests, job="cross-image")
                     for m in (False, True)), key=lambda match: match.inliers)
-        if best.inliers >= options["min_inliers"] and \
-                best.inlier_ratio >= options["min_inlier_ratio"] and \
-                best.score >= options["threshold"]:
+        if flagged(best):  # what exhaustive verification would flag
             findable.append(item)
     share = lambda items: (sum(frozenset((t["a"], t["b"])) in kept for t in items)
                            / len(items)) if items else float("nan")
@@ -464,7 +467,8 @@ def bench_pairs(*, images: int = 340, seed: int = 0, repeats: int = 3,
         stats = result.stats
         table = evaluate(result.table, planted.truth)
         pruning = _pruning_recall(result.candidates, cache, planted.truth,
-                                  stats["options"])
+                                  {**stats["options"],
+                                   "tests": stats["tests"]["cross-image"]})
         readable = [str(p) for p in planted.images]
         rng = np.random.default_rng(seed)
         all_pairs = len(readable) * (len(readable) - 1) // 2

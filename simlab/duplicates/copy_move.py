@@ -224,6 +224,25 @@ def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.
                     (float(centre[0]), float(centre[1])), True) > -0.25 * size:
                 return ("symmetric: the transform turns the region about a centre inside "
                         "it (a shape turning onto itself), not a copy")
+    spread = np.linalg.svd(side_a - side_a.mean(0), compute_uv=False)
+    if len(spread) == 2 and spread[1] < 0.08 * spread[0]:
+        return ("a line: the matched points lie along one straight line or edge, which "
+                "matches itself shifted along its length (not a 2-D region)")
+    if not match.mirrored and abs(match.rotation_degrees) > 2.0:
+        # Points on a circle about the turn's centre, each side spanning a wide arc: a
+        # round object (a disc, a coin, a wheel) turned about its own centre.
+        centre = np.linalg.solve(np.eye(2) - linear, shift)
+        everything = np.concatenate([side_a, side_b]) - centre
+        radii = np.hypot(everything[:, 0], everything[:, 1])
+        spans = []
+        for side in (side_a, side_b):
+            angles = np.sort(np.arctan2(*(side - centre).T[::-1]))
+            gaps = np.diff(np.concatenate([angles, angles[:1] + 2 * np.pi]))
+            spans.append(2 * np.pi - gaps.max())
+        if radii.mean() > 0 and radii.std() < 0.15 * radii.mean() and \
+                min(spans) > math.radians(60):
+            return ("symmetric: the matched points lie on a circle about the turn's centre "
+                    "(a round object turned about itself), not a copy")
     twice = extracted @ extracted
     involution = np.abs(twice[:2, :2] - np.eye(2)).max() < 0.1 and \
         float(np.hypot(*twice[:2, 2])) < max(6.0, 0.1 * size)

@@ -72,18 +72,20 @@ def _read_calibration(path: str) -> dict:
 
 
 def evidence(log_nfa: float, ruled_out: bool = False) -> float:
-    """``-log_nfa`` capped to :data:`EVIDENCE_RANGE` (a ruled-out match: the lowest)."""
+    """``-log_nfa`` capped to :data:`EVIDENCE_RANGE`; a ruled-out match (or no number)
+    one below the range, so the calibration tells it from a merely weak one."""
     low, high = EVIDENCE_RANGE
     if ruled_out or math.isnan(log_nfa):
-        return low
+        return low - 1.0
     return float(min(max(-log_nfa, low), high))
 
 
 def calibrated_probability(log_nfa: float, job: str, *, ruled_out: bool = False) -> float:
     """The probability that a match of this significance is a true copy.
 
-    A logistic function of :func:`evidence`, with the parameters of :func:`calibration`
-    for ``job`` (``"cross-image"`` or ``"copy-move"``).
+    The monotone map of :func:`evidence` fitted on labelled benchmark pairs (a logistic
+    function when the file holds no knots), from :func:`calibration` for ``job``
+    (``"cross-image"`` or ``"copy-move"``).
 
     Examples
     --------
@@ -91,7 +93,11 @@ def calibrated_probability(log_nfa: float, job: str, *, ruled_out: bool = False)
     True
     """
     fitted = calibration()["jobs"][job]
-    z = fitted["intercept"] + fitted["slope"] * evidence(log_nfa, ruled_out)
+    value = evidence(log_nfa, ruled_out)
+    if fitted.get("isotonic"):  # the monotone map measured on labelled pairs
+        knots = fitted["isotonic"]
+        return round(float(np.interp(value, knots["evidence"], knots["probability"])), 4)
+    z = fitted["intercept"] + fitted["slope"] * value
     return round(1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0))), 4)
 
 
