@@ -492,8 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="integrity: write integrity.json, candidates.csv and the "
                        "reliability diagram there")
     bench.add_argument("--refit", action="store_true",
-                       help="integrity: fit the calibrated probability again (on a set "
-                       "of another seed) and rewrite simlab/duplicates/calibration.json")
+                       help="integrity: fit the calibrated probability again (on a "
+                       "benchmark set built with other random choices) and rewrite "
+                       "simlab/duplicates/calibration.json")
     bench.set_defaults(func=_cmd_bench)
 
     report = sub.add_parser("report", help="execute every notebook headless and write an "

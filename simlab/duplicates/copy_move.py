@@ -200,6 +200,8 @@ def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.
     design's two halves, touching; or by a turn about a centre inside the design, the
     two "copies" then being the same place. A pasted copy is somewhere else.
     """
+    import cv2
+
     points_a = np.asarray(match.points_a, np.float64)
     points_b = np.asarray(match.points_b, np.float64)
     if len(points_a) < 3:
@@ -209,7 +211,7 @@ def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.
     # mirror) fits each pair both ways round, and a search keeps either.
     side_a, side_b = _oriented(points_a, points_b)
     hull_a, hull_b = _hull(side_a), _hull(side_b)
-    size = math.sqrt(max(cv2_area(hull_a), cv2_area(hull_b), 1.0))
+    size = math.sqrt(max(_polygon_area(hull_a), _polygon_area(hull_b), 1.0))
     if _overlap_share(hull_a, hull_b) > 0.25:
         return ("symmetric: the transform maps the region onto itself (the two matched "
                 "places overlap: a design turned or mirrored about its own centre)")
@@ -219,7 +221,7 @@ def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.
         # itself (a disc, a rosette), not a copy pasted elsewhere.
         centre = np.linalg.solve(np.eye(2) - linear, shift)
         for hull in (hull_a, hull_b):
-            if len(hull) >= 3 and __import__("cv2").pointPolygonTest(
+            if len(hull) >= 3 and cv2.pointPolygonTest(
                     hull.reshape(-1, 1, 2).astype(np.float32),
                     (float(centre[0]), float(centre[1])), True) > -0.25 * size:
                 return ("symmetric: the transform turns the region about a centre inside "
@@ -311,7 +313,7 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
     height, width = (float(v) for v in features["shape"][:2])
     dx, dy = (float(v) for v in extracted[:2, 2])
     zone = max(0.0, width - abs(dx)) * max(0.0, height - abs(dy))
-    region = max(cv2_area(_hull(match.points_a)), 1.0)
+    region = max(_polygon_area(_hull(match.points_a)), 1.0)
     if zone < 1.0:
         return ""
     points = np.asarray(features["points"], np.float64)
@@ -346,7 +348,7 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
     return ""
 
 
-def cv2_area(hull: np.ndarray) -> float:
+def _polygon_area(hull: np.ndarray) -> float:
     import cv2
 
     return float(cv2.contourArea(hull.astype(np.float32))) if len(hull) >= 3 else 0.0
