@@ -270,16 +270,26 @@ def _cmd_search(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"query: {display_path(query)}\n  failed: {reason}")
             continue
-        payload.append({"query": query, "results": [
+        answers = [hit for hit in hits if hit.match]
+        payload.append({"query": query, "matches": len(answers), "results": [
             {"rank": rank, "path": hit.path, "score": round(hit.score, 6),
+             "match": hit.match, "region": json_ready(hit.region),
              "details": json_ready(hit.details)}
             for rank, hit in enumerate(hits, start=1)]})
         if not args.json:
             print(f"query: {display_path(query)}")
+            if "match" in (hits[0].details if hits else {}):
+                print(f"  {len(answers)} match{'es' if len(answers) != 1 else ''}"
+                      + ("" if answers else ": no indexed image is in this query; the "
+                         "most similar follow"))
             for rank, hit in enumerate(hits, start=1):
                 extra = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                                  for k, v in hit.details.items())
-                print(f"{rank:>3}  {hit.score:.3f}  {display_path(hit.path)}  ({extra})")
+                                  for k, v in hit.details.items() if k != "region")
+                where = (" region=" + ",".join(f"{v:g}" for v in hit.region)
+                         if hit.region is not None else "")
+                label = "MATCH" if hit.match else "     "
+                print(f"{rank:>3}  {label}  {hit.score:.3f}  {display_path(hit.path)}"
+                      f"{where}  ({extra})")
     if args.json:
         print(json.dumps(payload, indent=2))
     if failed:
@@ -295,7 +305,8 @@ def add_index_parsers(subparsers) -> None:
     ``simlab index DIR --index PATH [--method M] [--max-side PX] [--workers N]
     [--rebuild] [--json]`` builds or updates an index; ``simlab search QUERY... --index
     PATH [--top K] [--json]`` searches it. ``--json`` prints ``[{"query": ...,
-    "results": [{"rank": 1, "path": <absolute path>, "score": ..., "details": {...}}]}]``
+    "matches": <count>, "results": [{"rank": 1, "path": <absolute path>, "score": ...,
+    "match": <bool>, "region": [left, top, right, bottom] or null, "details": {...}}]}]``
     (``details``: what the text output shows, e.g. ``verified``, ``inliers``); the text
     output prints paths relative to the current directory when they are inside it. With
     several queries a failed one has ``"results": []`` and ``"error": <reason>``, the
