@@ -67,6 +67,7 @@ bench: setup bench-data
 	$(BIN)/simlab bench methods
 	$(BIN)/simlab bench pairs
 	$(BIN)/simlab bench search
+	$(BIN)/simlab bench search --hard
 
 clean:
 	rm -rf $(VENV) reports build .pytest_cache

@@ -194,7 +194,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.target == "search":
         from .bench.search import bench_search_report
 
-        print(bench_search_report(methods=args.method, as_json=args.json, scale=args.scale))
+        print(bench_search_report(methods=args.method, as_json=args.json, scale=args.scale,
+                                  hard=args.hard))
         return 0
     frame = bench_compare(size=args.size, repeats=args.repeats,
                           methods=args.method or None)
@@ -437,6 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--scale", type=int, default=None, metavar="N",
                        help="search: also time an index of N images (synthetic fill)")
+    bench.add_argument("--hard", action="store_true",
+                       help="search: the hard set (tiny crops, turns, perspective, heavy "
+                       "JPEG, negatives, channel swaps, screenshots, collages...; queries "
+                       "whose source is not indexed) instead")
     bench.set_defaults(func=_cmd_bench)
 
     report = sub.add_parser("report", help="execute every notebook headless and write an "
