@@ -368,6 +368,9 @@ class VerifiedWords(Words):
         side_cosines = {side: prepared["inverted"].cosines(q["words"])
                         for side, q in query.items()}
         cosines = np.max(np.stack(list(side_cosines.values())), axis=0)
+        # Unverified images: the orientation whose words agree better.
+        mirrored = side_cosines["_mirrored"] > side_cosines[""] if "_mirrored" in \
+            side_cosines else np.zeros(len(cosines), bool)
         found = _Answers(len(cosines), image.shape[:2])
         keep = np.ones(len(query[""]["words"]), bool)  # query keypoints not explained yet
         for round_number in range(max(1, int(answers))):
@@ -406,9 +409,6 @@ class VerifiedWords(Words):
             if keep.sum() < max(MIN_LEFT, 2 * int(min_inliers)):
                 break
         verified, inliers = found.verified, found.inliers
-        # Unverified images: the orientation whose words agree better.
-        mirrored = side_cosines.get("_mirrored", np.zeros(0)) > side_cosines[""] \
-            if "_mirrored" in side_cosines else np.zeros(len(cosines), bool)
         # Images geometry does not confirm: reciprocal-rank fusion of the bag-of-words
         # cosine, the ordinal thumbnail (of the better orientation) and the histogram.
         thumbnail = fallback_features(image, mirrored=mirror)
@@ -420,11 +420,12 @@ class VerifiedWords(Words):
         best_fused = 3.0 / FUSION_K
         # Matches first, then other verified images (by inliers, cosine breaking ties),
         # then the rest.
-        key = np.where(verified, inliers + np.clip(cosines, 0, 0.999), fused)
-        order = np.lexsort((-key, ~verified, ~found.matched))[:top]
+        geometric = verified | found.matched
+        key = np.where(geometric, inliers + np.clip(cosines, 0, 0.999), fused)
+        order = np.lexsort((-key, ~geometric, ~found.matched))[:top]
         hits = []
         for i in order:
-            if verified[i]:
+            if geometric[i]:  # a match with fewer than min_inliers (significant) too
                 score = inliers[i] / (inliers[i] + 10.0)
             else:  # below 0.1, so below any verified image's (>= 0.44 at 8 inliers)
                 score = 0.099 * min(1.0, float(fused[i]) / best_fused)

@@ -522,9 +522,11 @@ class Index:
             ``inliers / (inliers + 10)`` for verified images (10 inliers -> 0.5), else
             the rank-fusion score scaled into [0, 0.1) (see the module documentation);
             ``bow-verify`` details also say whether the image is a ``match``, its
-            ``log_nfa`` (None when not verified), the ``region`` of the query it covers
-            (``[left, top, right, bottom]`` in the query file's pixels, None when not a
-            match) and whether the query was ``inverted``; matches come first;
+            ``log_nfa`` (None when no transform was fitted), the ``region`` of the query
+            it covers (``[left, top, right, bottom]`` in the query file's pixels, None
+            when not a match) and whether it was found as a negative (``inverted``).
+            Matches come first (a significant match with fewer than ``min_inliers``
+            inliers is scored like a verified image but is not ``verified``);
             ``phash`` ``1 - hamming / 64``;
             ``histogram``/``vgg16`` the cosine; ``naive-bow`` ``1 - L2 / sqrt(2)``.
         """
