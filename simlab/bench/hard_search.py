@@ -517,9 +517,10 @@ def hard_report(root: str | os.PathLike, *, as_json: bool = False, workers: int 
     if as_json:
         return json.dumps(payload, indent=2)
     hard = result["hard"]
+    no_source = sum(q["kind"] == "no-source" for q in hard["queries"])
     lines = [f"hard reverse-search benchmark: {len(hard['indexed'])} indexed images, "
-             f"{len(hard['queries'])} queries ({len(hard['absent'])} with no source "
-             f"indexed); data {Path(root) / 'hard'}",
+             f"{len(hard['queries'])} queries ({no_source} whose source is not indexed: "
+             f"edits of {len(hard['absent'])} held-out images); data {Path(root) / 'hard'}",
              table.set_index("configuration").T.to_string(float_format=lambda v: f"{v:.3g}"),
              "\nrecall@1 per kind:",
              per_kind.to_string(float_format=lambda v: f"{v:.2f}"),
