@@ -375,6 +375,10 @@ class VerifiedWords(Words):
         side_cosines = {side: prepared["inverted"].cosines(q["words"])
                         for side, q in query.items()}
         cosines = np.max(np.stack(list(side_cosines.values())), axis=0)
+        # The rank fusion of unverified images takes the plain sides' cosine: the
+        # negative's cosines are noise for an ordinary query and moved strangers up.
+        plain_cosines = np.max(np.stack([c for side, c in side_cosines.items()
+                                         if "inverted" not in side]), axis=0)
         # Unverified images: the orientation whose words agree better.
         mirrored = side_cosines["_mirrored"] > side_cosines[""] if "_mirrored" in \
             side_cosines else np.zeros(len(cosines), bool)
@@ -423,12 +427,12 @@ class VerifiedWords(Words):
         if mirror:
             ordinal = np.maximum(ordinal, prepared["ordinals"] @ thumbnail["ordinal_mirrored"])
         histogram = prepared["vectors"] @ thumbnail["vector"]
-        fused = rank_fusion([cosines, ordinal, histogram])
+        fused = rank_fusion([plain_cosines, ordinal, histogram])
         best_fused = 3.0 / FUSION_K
         # Matches first, then other verified images (by inliers, cosine breaking ties),
         # then the rest.
         geometric = verified | found.matched
-        key = np.where(geometric, inliers + np.clip(cosines, 0, 0.999), fused)
+        key = np.where(geometric, inliers + np.clip(plain_cosines, 0, 0.999), fused)
         order = np.lexsort((-key, ~geometric, ~found.matched))[:top]
         hits = []
         for i in order:
@@ -440,7 +444,10 @@ class VerifiedWords(Words):
             log_nfa = found.log_nfa[i]
             hits.append((int(i), float(score),
                          {"inliers": int(inliers[i]), "verified": bool(verified[i]),
-                          "cosine": float(cosines[i]), "ordinal": float(ordinal[i]),
+                          "cosine": float(cosines[i] if int(i) in found.side and
+                                          "inverted" in found.side[int(i)]
+                                          else plain_cosines[i]),
+                          "ordinal": float(ordinal[i]),
                           "histogram": float(histogram[i]),
                           "mirrored": "mirrored" in side if int(i) in found.side
                           else bool(mirrored[i]),
