@@ -69,6 +69,7 @@ bench: setup bench-data
 	$(BIN)/simlab bench pairs
 	$(BIN)/simlab bench search
 	$(BIN)/simlab bench integrity --out reports/bench-integrity
+	$(BIN)/simlab bench search --hard
 
 clean:
 	rm -rf $(VENV) reports build .pytest_cache

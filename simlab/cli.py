@@ -247,7 +247,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.target == "search":
         from .bench.search import bench_search_report
 
-        print(bench_search_report(methods=args.method, as_json=args.json, scale=args.scale))
+        print(bench_search_report(methods=args.method, as_json=args.json, scale=args.scale,
+                                  hard=args.hard))
         return 0
     frame = bench_compare(size=args.size, repeats=args.repeats,
                           methods=args.method or None)
@@ -323,16 +324,26 @@ def _cmd_search(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"query: {display_path(query)}\n  failed: {reason}")
             continue
-        payload.append({"query": query, "results": [
+        answers = [hit for hit in hits if hit.match]
+        payload.append({"query": query, "matches": len(answers), "results": [
             {"rank": rank, "path": hit.path, "score": round(hit.score, 6),
+             "match": hit.match, "region": json_ready(hit.region),
              "details": json_ready(hit.details)}
             for rank, hit in enumerate(hits, start=1)]})
         if not args.json:
             print(f"query: {display_path(query)}")
+            if "match" in (hits[0].details if hits else {}):
+                print(f"  {len(answers)} match{'es' if len(answers) != 1 else ''}"
+                      + ("" if answers else ": no indexed image is in this query; the "
+                         "most similar follow"))
             for rank, hit in enumerate(hits, start=1):
                 extra = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                                  for k, v in hit.details.items())
-                print(f"{rank:>3}  {hit.score:.3f}  {display_path(hit.path)}  ({extra})")
+                                  for k, v in hit.details.items() if k != "region")
+                where = (" region=" + ",".join(f"{v:g}" for v in hit.region)
+                         if hit.region is not None else "")
+                label = "MATCH" if hit.match else "     "
+                print(f"{rank:>3}  {label}  {hit.score:.3f}  {display_path(hit.path)}"
+                      f"{where}  ({extra})")
     if args.json:
         print(json.dumps(payload, indent=2))
     if failed:
@@ -348,7 +359,8 @@ def add_index_parsers(subparsers) -> None:
     ``simlab index DIR --index PATH [--method M] [--max-side PX] [--workers N]
     [--rebuild] [--json]`` builds or updates an index; ``simlab search QUERY... --index
     PATH [--top K] [--json]`` searches it. ``--json`` prints ``[{"query": ...,
-    "results": [{"rank": 1, "path": <absolute path>, "score": ..., "details": {...}}]}]``
+    "matches": <count>, "results": [{"rank": 1, "path": <absolute path>, "score": ...,
+    "match": <bool>, "region": [left, top, right, bottom] or null, "details": {...}}]}]``
     (``details``: what the text output shows, e.g. ``verified``, ``inliers``); the text
     output prints paths relative to the current directory when they are inside it. With
     several queries a failed one has ``"results": []`` and ``"error": <reason>``, the
@@ -495,6 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="integrity: fit the calibrated probability again (on a "
                        "benchmark set built with other random choices) and rewrite "
                        "simlab/duplicates/calibration.json")
+    bench.add_argument("--hard", action="store_true",
+                       help="search: the hard set (tiny crops, turns, perspective, heavy "
+                       "JPEG, negatives, channel swaps, screenshots, collages...; queries "
+                       "whose source is not indexed) instead")
     bench.set_defaults(func=_cmd_bench)
 
     report = sub.add_parser("report", help="execute every notebook headless and write an "

@@ -109,11 +109,32 @@ class SearchHit(NamedTuple):
     ``score`` lies in [0, 1], higher is more similar; how it is computed depends on the
     method (see :meth:`simlab.index.Index.search`). ``details`` holds plain numbers and
     strings.
+
+    ``bow-verify`` also says whether the hit is a ``match`` (geometrically verified and
+    significant: its ``log_nfa``, the log10 of the a-contrario number of false alarms,
+    is at most the search's ``max_log_nfa``) and which ``region`` of the query it
+    covers; other methods never claim a match.
+
+    Examples
+    --------
+    >>> hit = SearchHit("a.jpg", 0.8, {"match": True, "region": [0, 0, 10, 20]})
+    >>> hit.match, hit.region, SearchHit("b.jpg", 0.1, {}).match
+    (True, [0, 0, 10, 20], False)
     """
 
     path: str
     score: float
     details: dict
+
+    @property
+    def match(self) -> bool:
+        """Whether the search says this indexed image is in the query (not just alike)."""
+        return bool(self.details.get("match", False))
+
+    @property
+    def region(self) -> list[float] | None:
+        """``[left, top, right, bottom]`` of the query (its pixels) the image covers."""
+        return self.details.get("region")
 
 
 #: Columns of the table of :func:`simlab.duplicates.find`: one :class:`PairMatch` each.

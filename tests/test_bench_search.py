@@ -124,3 +124,41 @@ def test_scale_run_times_two_sizes_and_extrapolates_by_their_paired_difference(s
         result["index_MB"] * 10_000 / result["images"])
     assert sorted(p.name for p in (root / f"scale-{result['images']}" / "synthetic")
                   .iterdir()) == [f"mosaic-{n:05d}.jpg" for n in range(6)]
+
+
+def test_hard_set_has_every_kind_and_no_source_queries_held_out_of_the_index(small_set):
+    from simlab.bench import hard_search
+
+    root, manifest = small_set
+    hard = hard_search.build_hard_set(root, per_kind=1, absent=2)
+    kinds = [q["kind"] for q in hard["queries"]]
+    assert kinds == list(hard_search.HARD_KINDS) + ["no-source"] * 6  # 3 edits each
+    assert set(hard["absent"]).isdisjoint(hard["indexed"])
+    assert sorted(hard["absent"] + hard["indexed"]) == sorted(manifest["database"])
+    for query in hard["queries"]:
+        assert (root / "hard" / "queries" / query["file"]).is_file()
+        assert set(query["sources"]) <= set(hard["indexed"])
+        assert not set(query["sources"]) & set(query["also_inside"])
+    assert all(not q["sources"] and q["held_out"] in hard["absent"]
+               for q in hard["queries"] if q["kind"] == "no-source")
+
+
+def test_hard_scores_follow_the_rules():
+    from simlab.bench.hard_search import _score
+
+    queries = [{"kind": "screenshot", "sources": ["a"], "also_inside": ["t"]},
+               {"kind": "screenshot", "sources": ["b"], "also_inside": ["t"]},
+               {"kind": "collage", "sources": ["a", "b"], "also_inside": []},
+               {"kind": "no-source", "sources": [], "also_inside": []},
+               {"kind": "no-source", "sources": [], "also_inside": []}]
+    answers = [[("t", True, None, -20.0), ("a", True, None, -30.0)],   # neither
+               [("c", False, None, None), ("b", True, None, -12.0)],   # a miss
+               [("b", True, None, -40.0), ("x", False, None, None), ("a", True, None, -15.0)],
+               [("z", True, None, -11.0)],                              # a false match
+               [("y", False, None, None)]]
+    scored = _score(queries, answers)
+    assert scored["per_kind"]["screenshot"] == 0.0  # one counted, missed; one neither
+    assert scored["per_kind"]["collage"] == 1.0
+    assert scored["summary"]["collage_all_found@5"] == 1.0
+    assert scored["summary"]["false_match_no_source"] == 0.5
+    assert scored["summary"]["recall@1"] == 0.5

@@ -253,11 +253,13 @@ def test_cli_index_then_search_json(folder, tmp_path, capsys):
     payload = json.loads(capsys.readouterr().out)
     assert [entry["query"] for entry in payload] == [str(query_a), str(query_b)]
     for entry, expected in zip(payload, ("rocket.png", "camera.png")):
-        assert set(entry) == {"query", "results"}
+        assert set(entry) == {"query", "matches", "results"}  # matches: new, additive
+        assert entry["matches"] == 0  # pHash never claims a match
         assert [r["rank"] for r in entry["results"]] == [1, 2]
         for result in entry["results"]:
             # The documented fields, plus what the text output shows, in "details".
-            assert set(result) == {"rank", "path", "score", "details"}
+            assert set(result) == {"rank", "path", "score", "match", "region", "details"}
+            assert result["match"] is False and result["region"] is None
             assert os.path.isabs(result["path"]) and 0.0 <= result["score"] <= 1.0
             assert set(result["details"]) == {"hamming_distance", "mirrored"}
         assert Path(entry["results"][0]["path"]).name == expected

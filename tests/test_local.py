@@ -191,3 +191,44 @@ def test_nothing_verified_has_no_significance():
     a = {"points": np.zeros((1, 2), np.float32)}
     found = verify(a, a, np.zeros((1, 2), np.int64))
     assert found.matrix is None and found.log_nfa() == np.inf
+
+
+def test_invert_features_equal_extracting_on_the_negative(photo):
+    from simlab.local import invert_features
+
+    features = extract_local(photo, max_keypoints=0, contrast_threshold=0.01)
+    negative = extract_local(255 - photo, max_keypoints=0, contrast_threshold=0.01)
+    inverted = invert_features(features)
+    # Same places, orientation turned by 180 degrees, descriptors permuted: the negative's
+    # own descriptor is the nearest to the permuted one for nearly every keypoint.
+    pairs = ratio_matches(inverted["descriptors"], negative["descriptors"])
+    assert len(pairs) > 0.9 * len(features["points"])
+    same = np.linalg.norm(features["points"][pairs[:, 0]] - negative["points"][pairs[:, 1]],
+                          axis=1) < 0.5
+    turn = (negative["angles"][pairs[:, 1]] - inverted["angles"][pairs[:, 0]] + 180) % 360 - 180
+    assert same.mean() > 0.95 and (np.abs(turn) < 2).mean() > 0.95
+    # Unpermuted, the negative's descriptors are strangers.
+    assert len(ratio_matches(features["descriptors"], negative["descriptors"])) \
+        < 0.2 * len(features["points"])
+
+
+def test_guard_window_bounds_what_the_chance_guard_keeps(photo):
+    from simlab.local.verification import guard_window
+
+    a = extract_local(photo)
+    b = extract_local(samples.rotate(photo, 30))
+    pairs = ratio_matches(a["descriptors"], b["descriptors"])
+    found = verify(a, b, pairs)
+    bound, window = guard_window(a, b, pairs, needed=8)
+    assert int(found.mask.sum()) <= bound <= len(pairs)
+    assert window[found.mask].all()  # every inlier is where RANSAC may sample
+    # Sampling only there verifies the same copy.
+    sampled = verify(a, b, pairs, fit_subset=window)
+    assert sampled.inliers >= 0.95 * found.inliers
+    assert sampled.correspondences == found.correspondences
+    # Random correspondences: no rotation and scale keeps more than a few of them.
+    rng = np.random.default_rng(0)
+    stranger = {"angles": rng.uniform(0, 360, 60), "sizes": rng.uniform(2, 40, 60)}
+    assert guard_window(stranger, {"angles": rng.uniform(0, 360, 60),
+                                   "sizes": rng.uniform(2, 40, 60)},
+                        np.stack([np.arange(60)] * 2, 1), needed=8)[0] < 12

@@ -6,6 +6,8 @@ One home for each step of local-feature matching:
   with the options each job needs (contrast stretch, fill mask, fine octave, cap);
 * :mod:`~simlab.local.mirror`: the left-right mirror of descriptors, points, angles,
   transforms and images;
+* :mod:`~simlab.local.invert`: the intensity inversion (negative) of descriptors and
+  orientations, also a permutation;
 * :mod:`~simlab.local.correspond`: correspondences (ratio test, mutual nearest
   neighbours, same visual word, an image against itself);
 * :mod:`~simlab.local.verification`: the one verifier (RANSAC model, distinct inliers, the
@@ -27,6 +29,7 @@ Examples
 
 from .correspond import mutual_matches, ratio_matches, self_matches, word_correspondences
 from .extract import DESCRIPTORS, check_features, extract_local, keypoint_arrays
+from .invert import invert_angles, invert_descriptors, invert_features
 from .mirror import (can_mirror, flip_matrix, mirror_angles, mirror_descriptors,
                      mirror_features, mirror_image, mirror_points)
 from .significance import inlier_chance, log_nfa
@@ -35,7 +38,8 @@ from .verification import (MODELS, Verification, describe_transform, distinct, f
 
 __all__ = ["extract_local", "keypoint_arrays", "check_features", "DESCRIPTORS",
            "mirror_descriptors", "mirror_points", "mirror_angles", "mirror_image",
-           "mirror_features", "can_mirror", "flip_matrix", "ratio_matches", "mutual_matches",
+           "mirror_features", "can_mirror", "flip_matrix", "invert_descriptors",
+           "invert_angles", "invert_features", "ratio_matches", "mutual_matches",
            "word_correspondences", "self_matches", "verify", "fit_model", "distinct",
            "describe_transform", "to_original", "overlap", "Verification", "MODELS",
            "log_nfa", "inlier_chance"]

@@ -32,7 +32,7 @@ import numpy as np
 from .significance import log_nfa
 
 __all__ = ["verify", "fit_model", "distinct", "describe_transform", "to_original",
-           "overlap", "Verification", "MODELS"]
+           "overlap", "guard_window", "Verification", "MODELS"]
 
 #: Transforms :func:`verify` fits ("none" keeps every correspondence).
 MODELS = ("homography", "similarity", "affine", "none")
@@ -143,6 +143,71 @@ def _consistent(matrix: np.ndarray, a: Mapping[str, np.ndarray], b: Mapping[str,
         turn[degenerate] = np.inf
     return ~(np.abs(turn) > max_angle) & ~(growth > max_size_ratio) \
         & ~(growth * max_size_ratio < 1.0)
+
+
+def guard_window(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray],
+                 pairs: np.ndarray, *, needed: int = 0, max_angle: float = 20.0,
+                 max_size_ratio: float = 1.5) -> tuple[int, np.ndarray]:
+    """At most how many of ``pairs`` the chance guard can keep, whatever the similarity,
+    and which pairs lie where ``needed`` of them could be kept.
+
+    A similarity turns every keypoint by its angle and grows it by its scale, and the
+    guard keeps only correspondences within ``max_angle`` and ``max_size_ratio`` of
+    that: all inside one window of (turn, log growth) 2 x ``max_angle`` by 2 x
+    ``log(max_size_ratio)`` wide. Histogram bins half that size, summed 3 by 3, cover
+    every such window, so the largest sum bounds the inliers (counted per
+    correspondence, above the distinct places :func:`verify` counts). A search skips
+    RANSAC for candidates whose bound is below what it needs, and lets RANSAC sample
+    only from the bins of windows holding at least ``needed`` (``verify(...,
+    fit_subset=...)``). Features without orientations: ``len(pairs)`` and every pair.
+
+    Examples
+    --------
+    >>> a = {"angles": np.zeros(40, np.float32), "sizes": np.ones(40, np.float32)}
+    >>> b = {"angles": np.arange(40) * 9.0, "sizes": np.ones(40, np.float32)}
+    >>> pairs = np.stack([np.arange(40)] * 2, 1)
+    >>> guard_window(a, b, pairs, needed=8)[0]     # turns spread round: 7 at most
+    7
+    >>> b["angles"][:10] = 90.0                    # ten turn by 90 degrees
+    >>> bound, window = guard_window(a, b, pairs, needed=8)
+    >>> bound, int(window.sum()), bool(window[:10].all())
+    (16, 16, True)
+    """
+    pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+    every = np.ones(len(pairs), bool)
+    if not len(pairs) or not all(k in f for f in (a, b) for k in ("angles", "sizes")):
+        return len(pairs), every
+    turn = (np.asarray(b["angles"], np.float64)[pairs[:, 1]]
+            - np.asarray(a["angles"], np.float64)[pairs[:, 0]]) % 360.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.log(np.asarray(b["sizes"], np.float64)[pairs[:, 1]]
+                        / np.asarray(a["sizes"], np.float64)[pairs[:, 0]])
+    if not (np.isfinite(turn).all() and np.isfinite(growth).all()):
+        return len(pairs), every
+    turns = max(3, int(np.ceil(360.0 / max_angle)))
+    turn_bin = np.minimum((turn * (turns / 360.0)).astype(np.int64), turns - 1)
+    growth_bin = np.floor(growth * (1.0 / math.log(max_size_ratio))).astype(np.int64)
+    growth_bin -= growth_bin.min() - 1  # one empty row above and below
+    rows = int(growth_bin.max()) + 2
+    # Columns padded by one on each side with the wrapped-round turns: plain slices
+    # then give the 3 x 3 sums (this runs for most candidates of a search).
+    cells = growth_bin * (turns + 2) + turn_bin + 1
+    counts = np.bincount(cells, minlength=rows * (turns + 2)).reshape(rows, turns + 2)
+    counts[:, 0], counts[:, -1] = counts[:, -2], counts[:, 1]
+    around = counts[:, :-2] + counts[:, 1:-1] + counts[:, 2:]
+    window = around[:-2] + around[1:-1] + around[2:]  # centred on rows 1 .. rows-2
+    bound = int(window.max())
+    if bound < int(needed):
+        return bound, np.zeros(len(pairs), bool)
+    enough = np.zeros((rows, turns + 2), bool)
+    enough[1:-1, 1:-1] = window >= max(int(needed), 1)
+    enough[:, 0], enough[:, -1] = enough[:, -2], enough[:, 1]
+    # Every bin of a window with enough: the window centres dilated by one bin.
+    columns = enough[:, :-2] | enough[:, 1:-1] | enough[:, 2:]
+    near = columns.copy()
+    near[1:] |= columns[:-1]
+    near[:-1] |= columns[1:]
+    return bound, near[growth_bin, turn_bin]
 
 
 def describe_transform(matrix: np.ndarray) -> dict[str, Any]:
@@ -316,7 +381,8 @@ class Verification:
 def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.ndarray, *,
            model: str = "similarity", threshold: float = 4.0, confidence: float = 0.995,
            check_orientation: bool = True, max_angle: float = 20.0,
-           max_size_ratio: float = 1.5, min_correspondences: int = 0) -> Verification:
+           max_size_ratio: float = 1.5, min_correspondences: int = 0,
+           fit_subset: np.ndarray | None = None) -> Verification:
     """Fit one transform to the correspondences ``pairs`` between a and b, and guard it.
 
     Parameters
@@ -338,6 +404,10 @@ def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.n
         The guard's tolerances.
     min_correspondences : int
         Do not run RANSAC on fewer correspondences (nothing could be confirmed).
+    fit_subset : ndarray of bool, optional
+        Which correspondences RANSAC samples from (e.g. :func:`guard_window`'s); the
+        inliers are then every correspondence the fitted transform explains, and
+        ``correspondences`` still counts them all.
 
     Examples
     --------
@@ -359,8 +429,15 @@ def verify(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], pairs: np.n
         reason = (f"{len(pairs)} correspondences, too few for a {model} to be verified"
                   if len(pairs) else "no correspondences")
         return Verification(pairs, empty, None, 0, model, reason, **where)
-    mask, matrix = fit_model(points_a, points_b, model=model, threshold=threshold,
-                             confidence=confidence)
+    if fit_subset is not None and model not in ("none", "homography"):
+        subset = np.asarray(fit_subset, bool)
+        matrix = fit_model(points_a[subset], points_b[subset], model=model,
+                           threshold=threshold, confidence=confidence)[1]
+        mask = empty if matrix is None else \
+            np.linalg.norm(_apply(matrix, points_a) - points_b, axis=1) <= threshold
+    else:
+        mask, matrix = fit_model(points_a, points_b, model=model, threshold=threshold,
+                                 confidence=confidence)
     if model == "none":
         every = min(distinct(points_a), distinct(points_b))
         return Verification(pairs, mask, None, every, model, **where)

@@ -81,7 +81,7 @@ from ..errors import (CorruptIndexError, ForeignIndexError, IndexConflictError, 
                      InvalidParameterError, NoImagesError)
 from ..io import load_scaled
 from ..results import SearchHit
-from .backends import BACKENDS, MIN_INLIER_RATIO, get_backend
+from .backends import BACKENDS, MAX_LOG_NFA, MIN_INLIER_RATIO, get_backend
 from .validation import FORMAT, FORMAT_VERSION, MANIFEST, Invalid, check_manifest
 
 __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
@@ -480,7 +480,8 @@ class Index:
 
     def search(self, query, *, top: int = 10, shortlist: int = 50, min_inliers: int = 8,
                min_inlier_ratio: float = MIN_INLIER_RATIO, ransac_threshold: float = 6.0,
-               mirror: bool = True) -> list[SearchHit]:
+               mirror: bool = True, answers: int = 5, invert: bool = True,
+               max_log_nfa: float = MAX_LOG_NFA) -> list[SearchHit]:
         """The ``top`` indexed images most similar to ``query``, best first.
 
         Parameters
@@ -501,6 +502,18 @@ class Index:
             ``bow-verify``: inlier distance, pixels of the indexed image at ``max_side``.
         mirror : bool
             Also search the left-right mirrored query and keep each image's better score.
+        answers : int
+            ``bow-verify``: how many matches to look for. After each round of matches
+            the query's keypoints inside their regions are set aside and the rest is
+            searched again (explaining away): a collage, a figure or a screenshot
+            returns each indexed image it holds. 1 stops after the first round.
+        invert : bool
+            ``bow-verify``: also search the intensity-inverted query (a negative), by
+            permuting its descriptors (:mod:`simlab.local.invert`).
+        max_log_nfa : float
+            ``bow-verify``: a verified image is a match when the log10 of its number of
+            false alarms (:meth:`simlab.local.Verification.log_nfa`, every verification
+            the search made counted as a test) is at most this.
 
         Returns
         -------
@@ -508,6 +521,12 @@ class Index:
             ``(path, score, details)``. Scores: ``bow`` the tf-idf cosine; ``bow-verify``
             ``inliers / (inliers + 10)`` for verified images (10 inliers -> 0.5), else
             the rank-fusion score scaled into [0, 0.1) (see the module documentation);
+            ``bow-verify`` details also say whether the image is a ``match``, its
+            ``log_nfa`` (None when no transform was fitted), the ``region`` of the query
+            it covers (``[left, top, right, bottom]`` in the query file's pixels, None
+            when not a match) and whether it was found as a negative (``inverted``).
+            Matches come first (a significant match with fewer than ``min_inliers``
+            inliers is scored like a verified image but is not ``verified``);
             ``phash`` ``1 - hamming / 64``;
             ``histogram``/``vgg16`` the cosine; ``naive-bow`` ``1 - L2 / sqrt(2)``.
         """
@@ -518,8 +537,8 @@ class Index:
         if not self._features:
             return []
         prepared = self._prepare()
-        image, _ = load_scaled(query, self.options["max_side"],
-                               upscale=bool(self.options.get("upscale", False)))
+        image, scale = load_scaled(query, self.options["max_side"],
+                                   upscale=bool(self.options.get("upscale", False)))
         # Word methods make many small products (see one_blas_thread); entering the limit
         # costs a few ms, more than a global method's whole search.
         limit = one_blas_thread() if self.backend.uses_words else contextlib.nullcontext()
@@ -528,7 +547,11 @@ class Index:
                 image, prepared, self._features, options=self.options,
                 vocabulary=self.vocabulary, top=min(int(top), len(self._features)),
                 mirror=mirror, shortlist=shortlist, min_inliers=min_inliers,
-                min_inlier_ratio=min_inlier_ratio, ransac_threshold=ransac_threshold)
+                min_inlier_ratio=min_inlier_ratio, ransac_threshold=ransac_threshold,
+                answers=answers, invert=invert, max_log_nfa=max_log_nfa)
+        for _, _, details in found:  # regions in the query file's pixels
+            if details.get("region") is not None:
+                details["region"] = [round(v / scale, 1) for v in details["region"]]
         return [SearchHit(self.files[i]["path"], score, details)
                 for i, score, details in found]
 

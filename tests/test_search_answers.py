@@ -1,0 +1,97 @@
+"""Search answers: several matches per query with regions, negatives, and no match."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from simlab import samples
+from simlab.cli import main
+from simlab.index import build
+
+NAMES = ("astronaut", "coffee", "camera", "chelsea", "rocket", "immunohistochemistry")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    for name in NAMES:
+        Image.fromarray(samples.sample_image(name, max_side=320)).save(folder / f"{name}.png")
+    return build(folder, path=tmp_path_factory.mktemp("ix") / "index", progress=False)
+
+
+def _name(hit) -> str:
+    return Path(hit.path).stem
+
+
+def _collage() -> tuple[np.ndarray, dict[str, tuple[int, int, int, int]]]:
+    """Coffee and chelsea pasted side by side into a picture that is not indexed."""
+    canvas = np.array(Image.fromarray(samples.sample_image("moon", max_side=None))
+                      .convert("RGB").resize((760, 400)))
+    boxes = {}
+    for name, left in (("coffee", 20), ("chelsea", 400)):
+        panel = np.array(Image.fromarray(samples.sample_image(name, max_side=340)))
+        height, width = panel.shape[:2]
+        canvas[30:30 + height, left:left + width] = panel
+        boxes[name] = (left, 30, left + width, 30 + height)
+    return canvas, boxes
+
+
+def test_a_collage_returns_each_indexed_image_with_its_region(built):
+    query, boxes = _collage()
+    hits = built.search(query, top=4)
+    matches = [hit for hit in hits if hit.match]
+    assert {_name(hit) for hit in matches} == {"coffee", "chelsea"}
+    assert all(hit.match for hit in hits[:2])  # matches come first
+    for hit in matches:
+        left, top, right, bottom = boxes[_name(hit)]
+        region = hit.region  # in the query's pixels
+        assert abs(region[0] - left) < 12 and abs(region[2] - right) < 12
+        assert abs(region[1] - top) < 12 and abs(region[3] - bottom) < 12
+        assert hit.details["log_nfa"] < -10
+    assert all(hit.region is None and not hit.match for hit in hits[2:])
+
+
+def test_one_answer_stops_after_the_first_round(built):
+    query, _ = _collage()
+    first = built.search(query, top=4, answers=1, shortlist=1)
+    assert sum(hit.match for hit in first) == 1
+
+
+def test_a_negative_is_found_by_permuting_descriptors(built):
+    negative = 255 - samples.sample_image("chelsea", max_side=320)
+    hit = built.search(negative, top=2)[0]
+    assert _name(hit) == "chelsea" and hit.match and hit.details["inverted"]
+    assert hit.details["inliers"] >= 20
+    # Without the inverted side the negative is not recognised.
+    assert not any(hit.match for hit in built.search(negative, top=3, invert=False))
+    # An ordinary copy is not read as a negative.
+    plain = built.search(samples.jpeg(samples.sample_image("chelsea", max_side=320), 30))[0]
+    assert plain.match and not plain.details["inverted"]
+
+
+def test_a_query_whose_source_is_not_indexed_has_no_match(built):
+    hits = built.search(samples.sample_image("moon", max_side=320), top=3)
+    assert len(hits) == 3 and not any(hit.match for hit in hits)
+    assert all(hit.region is None for hit in hits)
+
+
+def test_cli_says_no_match_and_gives_regions_in_json(built, tmp_path, capsys):
+    stranger = tmp_path / "moon.png"
+    Image.fromarray(samples.sample_image("moon", max_side=320)).save(stranger)
+    assert main(["search", str(stranger), "--index", str(built.path), "--top", "2"]) == 0
+    assert "0 matches: no indexed image is in this query" in capsys.readouterr().out
+    collage = tmp_path / "collage.png"
+    Image.fromarray(_collage()[0]).save(collage)
+    assert main(["search", str(collage), "--index", str(built.path), "--top", "3",
+                 "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)[0]
+    assert payload["matches"] == 2
+    first = payload["results"][0]
+    assert first["match"] is True and len(first["region"]) == 4
+    assert first["details"]["verified"] is True  # the old key stays
+    assert payload["results"][2]["match"] is False and payload["results"][2]["region"] is None
