@@ -36,6 +36,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .search import crop_anywhere
+
 __all__ = ["build_hard_set", "run_hard", "hard_report", "family", "HARD_KINDS", "ABSENT",
            "HARD_CONFIGURATIONS"]
 
@@ -97,15 +99,6 @@ def _sepia(image: np.ndarray) -> np.ndarray:
     return np.clip(image.astype(np.float32) @ matrix.T, 0, 255).astype(np.uint8)
 
 
-def _crop(image: np.ndarray, area: float, rng) -> np.ndarray:
-    side = np.sqrt(area)
-    height, width = image.shape[:2]
-    new_h, new_w = max(16, round(height * side)), max(16, round(width * side))
-    top = int(rng.integers(0, height - new_h + 1))
-    left = int(rng.integers(0, width - new_w + 1))
-    return np.ascontiguousarray(image[top:top + new_h, left:left + new_w])
-
-
 def _perspective(image: np.ndarray, rng) -> tuple[np.ndarray, dict]:
     import cv2
 
@@ -143,7 +136,7 @@ def _single_edit(kind: str, image: np.ndarray, rng) -> tuple[np.ndarray, dict]:
 
     if kind == "tiny-crop":
         area = float(rng.uniform(0.08, 0.2))
-        part = _crop(image, area, rng)
+        part = crop_anywhere(image, area, rng)
         factor = 1 / np.sqrt(area)
         return _resize(part, part.shape[1] * factor, part.shape[0] * factor), \
             {"area": round(area, 3)}
@@ -177,7 +170,7 @@ def _combination(image: np.ndarray, rng) -> tuple[np.ndarray, dict]:
     chosen = [steps[i] for i in sorted(rng.choice(len(steps), 3, replace=False))]
     for step in chosen:
         if step == "crop":
-            image = _crop(image, float(rng.uniform(0.3, 0.6)), rng)
+            image = crop_anywhere(image, float(rng.uniform(0.3, 0.6)), rng)
         elif step == "turn":
             image = np.ascontiguousarray(np.rot90(image, int(rng.integers(1, 4))))
         elif step == "jpeg":

@@ -98,21 +98,29 @@ def _rng_choice(rng, low, high):
     return float(rng.uniform(low, high))
 
 
+def crop_anywhere(image: np.ndarray, area: float, rng) -> np.ndarray:
+    """A crop keeping ``area`` of the image (same aspect, at least 16 px), placed at random.
+
+    Examples
+    --------
+    >>> crop_anywhere(np.zeros((100, 200, 3), np.uint8), 0.25, np.random.default_rng(0)).shape
+    (50, 100, 3)
+    """
+    side = np.sqrt(area)
+    height, width = image.shape[:2]
+    new_h, new_w = max(16, round(height * side)), max(16, round(width * side))
+    top = int(rng.integers(0, height - new_h + 1))
+    left = int(rng.integers(0, width - new_w + 1))
+    return np.ascontiguousarray(image[top:top + new_h, left:left + new_w])
+
+
 def _make_query(image: np.ndarray, kind: str, rng) -> tuple[np.ndarray, dict, int | None]:
     """The edited copy, its parameters, and the JPEG quality to save it with (or None)."""
     from ..lab import samples
 
-    def crop_anywhere(img, area):
-        side = np.sqrt(area)
-        height, width = img.shape[:2]
-        new_h, new_w = max(16, round(height * side)), max(16, round(width * side))
-        top = int(rng.integers(0, height - new_h + 1))
-        left = int(rng.integers(0, width - new_w + 1))
-        return np.ascontiguousarray(img[top:top + new_h, left:left + new_w])
-
     if kind == "crop":
         area = _rng_choice(rng, 0.3, 0.8)
-        return crop_anywhere(image, area), {"area": round(area, 3)}, None
+        return crop_anywhere(image, area, rng), {"area": round(area, 3)}, None
     if kind == "jpeg":
         quality = int(rng.integers(10, 31))
         return image, {"quality": quality}, quality
@@ -139,7 +147,7 @@ def _make_query(image: np.ndarray, kind: str, rng) -> tuple[np.ndarray, dict, in
     area = _rng_choice(rng, 0.4, 0.8)
     factor = _rng_choice(rng, 0.4, 0.7)
     quality = int(rng.integers(15, 31))
-    edited = samples.downscale(crop_anywhere(image, area), factor)
+    edited = samples.downscale(crop_anywhere(image, area, rng), factor)
     return edited, {"area": round(area, 3), "factor": round(factor, 3),
                     "quality": quality}, quality
 
