@@ -253,15 +253,12 @@ def verdict(image_a: np.ndarray, image_b: np.ndarray, *, max_side: int = 800,
     >>> verdict(image, samples.sample_image("coffee", max_side=200))["same_source"]
     False
     """
-    import cv2
-
+    from ..io import resize_longest_side
     from .features import extract_features
 
     def described(image: np.ndarray):
         shrink = min(1.0, max_side / max(image.shape[:2]))
-        if shrink < 1.0:
-            image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
-        return extract_features(image, scale=shrink)
+        return extract_features(resize_longest_side(image, max_side), scale=shrink)
 
     features_a, features_b = described(image_a), described(image_b)
     best = min((with_significance(verify_pair(features_a, features_b, mirrored=flip),
