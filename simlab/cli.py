@@ -168,14 +168,41 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
     # The report may sit inside the folder: never read its pictures back as input.
     kind, value = _pairs_threshold(args.threshold) if args.threshold else ("nfa", 0.0)
     rule = {"max_log_nfa": value} if kind == "nfa" else {"threshold": value}
-    result = find(args.dir, method=args.method, max_side=args.max_side,
-                  workers=args.workers, exclude=[args.out], copy_move=args.copy_move,
-                  **rule)
+    inputs = args.inputs
+    from .duplicates.papers import split_inputs
+
+    pdfs = split_inputs(inputs, exclude=[args.out])[0] if any(
+        Path(p).is_dir() or Path(p).suffix.lower() == ".pdf" for p in inputs) else []
+    if len(inputs) == 1 and Path(inputs[0]).is_dir() and not pdfs:
+        result = find(inputs[0], method=args.method, max_side=args.max_side,
+                      workers=args.workers, exclude=[args.out], copy_move=args.copy_move,
+                      **rule)
+    else:  # PDFs, or several files and folders: panels and files, with their sources
+        from .duplicates.papers import find_in_papers
+        from .pdf import count_pages
+
+        if len(inputs) == 1 and Path(inputs[0]).suffix.lower() == ".pdf":
+            count_pages(inputs[0])  # one PDF it cannot read: one error line, exit 2
+        result = find_in_papers(inputs, method=args.method, max_side=args.max_side,
+                                workers=args.workers, exclude=[args.out],
+                                copy_move=args.copy_move, dpi=args.dpi,
+                                split=args.split, **rule)
     table = write_report(result, args.out, max_side=args.max_side)
     if args.json:
         print(json.dumps(pairs_payload(result, table), indent=2))
         return 0
     stats = result.stats
+    if "papers" in stats:
+        from .duplicates.papers import describe
+
+        papers = stats["papers"]
+        print(f"{len(papers)} PDFs: {sum(p['pages'] for p in papers)} pages, "
+              f"{sum(p['figures'] for p in papers)} figures, "
+              f"{sum(p['panels'] for p in papers)} panels")
+        sources = result.sources
+
+        def display_path(name, plain=display_path):  # noqa: F811 - panels by their place
+            return describe(sources[name]) if name in sources else plain(name)
     print(f"{stats['images']} images, {stats['skipped']} skipped, {stats['candidates']} of "
           f"{stats['pairs_possible']} pairs verified, {stats['flagged']} flagged "
           f"({stats['seconds']['total']:.1f} s)")
@@ -194,6 +221,16 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
         print(f"skipped: {display_path(item['path'])}: {item['reason']}")
     print(f"wrote {args.out}/pairs.csv, {args.out}/index.html and {len(table)} pictures")
     return 0
+
+
+def _dpi(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1200:
+        raise argparse.ArgumentTypeError(f"{text}: give a resolution in (0, 1200], e.g. 150")
+    return value
 
 
 def _pairs_threshold(text: str) -> tuple[str, float]:
@@ -465,7 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pairs = sub.add_parser("pairs", help="find duplicated images in a folder (rotated, "
                            "mirrored, recoloured, cropped, copy-move) and draw the evidence")
-    pairs.add_argument("dir", help="folder of images (searched recursively)")
+    pairs.add_argument("inputs", nargs="+", metavar="PATH",
+                       help="folders (searched recursively for images and PDFs), image "
+                       "files and PDFs; the figures of a PDF are split into panels")
     pairs.add_argument("--out", required=True, help="output folder: pairs.csv, skipped.csv, "
                        "pictures/, index.html")
     pairs.add_argument("--method", default="rootsift", choices=["rootsift", "sift"],
@@ -483,6 +522,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="shrink images to this longest side first (default 800)")
     pairs.add_argument("--workers", type=int, default=2, help="threads (default 2)")
     pairs.add_argument("--json", action="store_true", help="print JSON")
+    pairs.add_argument("--split", action=argparse.BooleanOptionalAction, default=True,
+                       help="split the figures of PDFs into panels at their gutters "
+                       "(default: on; --no-split compares whole figures)")
+    pairs.add_argument("--dpi", type=_dpi, default=150,
+                       help="resolution for rendering tiled figures and scanned pages of "
+                       "PDFs (default 150; embedded images are read at their own)")
     pairs.set_defaults(func=_cmd_pairs)
 
     add_index_parsers(sub)

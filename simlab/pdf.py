@@ -65,6 +65,9 @@ class PdfFigure:
         ``(H, W, 3)`` uint8 RGB.
     image_index : int or None
         The embedded image's position among the page's image objects (``kind="image"``).
+    corner : ndarray or None
+        The page just above the image's top-left corner, rendered (``kind="image"``):
+        where a panel embedded on its own has its letter printed as text.
     """
 
     index: int
@@ -72,6 +75,7 @@ class PdfFigure:
     box: tuple[float, float, float, float]
     image: np.ndarray = field(repr=False)
     image_index: int | None = None
+    corner: np.ndarray | None = field(default=None, repr=False)
 
     def pixel_to_page(self, box) -> tuple[float, float, float, float]:
         """A box in this figure's pixels as page points (see module notes).
@@ -303,7 +307,10 @@ def _page_figures(page, dpi: float) -> tuple[list[PdfFigure], str]:
             except (pdfium.PdfiumError, OSError, ValueError):
                 image = None  # a filter PDFium cannot decode alone: render its box
             if image is not None and min(image.shape[:2]) >= MIN_FIGURE_PIXELS:
-                figures.append(PdfFigure(0, "image", box, image, image_index=position))
+                corner = render_page(page, dpi=300, box=(box[0] - 14, box[1] - 16,
+                                                         box[0] + 24, box[1] - 0.5))
+                figures.append(PdfFigure(0, "image", box, image, image_index=position,
+                                         corner=corner))
                 continue
             figures.append(PdfFigure(0, "tiles", box, render_page(page, dpi=dpi, box=box)))
             continue

@@ -216,6 +216,9 @@ class PairsResult:
         Every :class:`PairMatch` verification produced, flagged or not (one per pair
         and one per image searched for copy-move): what the benchmark calibrates on,
         and where ruled-out copy-moves are listed.
+    sources : dict
+        Item -> its provenance, for items read out of PDFs (see
+        :func:`simlab.duplicates.papers.find_in_papers`).
     """
 
     table: Any
@@ -224,6 +227,10 @@ class PairsResult:
     candidates: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     verified: list = field(default_factory=list)
+    #: Item (path or id, as in ``a``/``b``) -> where it comes from: for a panel of a PDF
+    #: its file, page, figure, panel, label and box in page points (see
+    #: :func:`simlab.duplicates.papers.find_in_papers`); empty for a folder of files.
+    sources: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.table)

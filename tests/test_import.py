@@ -8,7 +8,7 @@ import sys
 
 def test_import_does_not_load_tensorflow():
     code = ("import sys, simlab; simlab.method_names(); simlab.available_methods(); "
-            "heavy = [m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules]; "
+            "heavy = [m for m in ('tensorflow', 'keras', 'torch', 'pypdfium2', 'reportlab') if m in sys.modules]; "
             "print(heavy)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

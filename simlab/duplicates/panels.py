@@ -8,10 +8,10 @@ of its background margin. Pieces too small to be a panel are the letters (A, B, 
 and stray marks printed in the gutters; a letter beside a panel's top-left corner names
 that panel.
 
-Letters are read cheaply, without an OCR engine: a small isolated blob of dark ink is
-compared (normalised correlation) with the letters A-I rendered in DejaVu Sans Bold (the
-font matplotlib ships) and a few common sans-serif weights; below a clear match the
-label stays ``None``.
+Letters are read cheaply, without an OCR engine: a small isolated blob of ink is
+compared (normalised correlation of the blurred shapes) with the letters A-J rendered in
+the fonts matplotlib ships (DejaVu Sans and Serif, bold and regular); below a clear match
+the label stays ``None``.
 
 Limits: a figure without gutters (panels touching, or a single picture) is kept whole;
 panels that overlap, insets and non-rectangular layouts are not separated; a gutter whose
@@ -120,25 +120,37 @@ def _cut(mask: np.ndarray, box, shortest: int, depth: int = 0) -> list[tuple[int
 
 @lru_cache(maxsize=1)
 def _templates() -> tuple[str, np.ndarray]:
-    """Letters rendered in the fonts matplotlib ships, as 24x24 normalised arrays."""
-    import cv2
+    """Letters rendered in the fonts matplotlib ships, as normalised glyph arrays."""
     from matplotlib import font_manager
     from PIL import Image, ImageDraw, ImageFont
 
     names, arrays = [], []
-    for weight in ("bold", "normal"):
-        font = ImageFont.truetype(font_manager.findfont(font_manager.FontProperties(
-            family="DejaVu Sans", weight=weight)), 64)
-        for letter in LETTERS + LETTERS.lower():
-            canvas = Image.new("L", (96, 96), 0)
-            ImageDraw.Draw(canvas).text((10, 0), letter, fill=255, font=font)
-            ink = np.asarray(canvas) > 127
-            ys, xs = np.nonzero(ink)
-            glyph = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.float32)
-            names.append(letter.upper())
-            arrays.append(_normalised(cv2.resize(glyph, (24, 24),
-                                                 interpolation=cv2.INTER_AREA)))
+    for family in ("DejaVu Sans", "DejaVu Serif"):
+        for weight in ("bold", "normal"):
+            font = ImageFont.truetype(font_manager.findfont(font_manager.FontProperties(
+                family=family, weight=weight)), 64)
+            for letter in LETTERS + LETTERS.lower():
+                canvas = Image.new("L", (110, 110), 0)
+                ImageDraw.Draw(canvas).text((10, 0), letter, fill=255, font=font)
+                ink = np.asarray(canvas) > 127
+                ys, xs = np.nonzero(ink)
+                names.append(letter.upper())
+                arrays.append(_glyph(ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]))
     return "".join(names), np.stack(arrays)
+
+
+def _glyph(ink: np.ndarray, size: int = 32) -> np.ndarray:
+    """A blob as a square, blurred, zero-mean unit vector: its shape, not its stroke."""
+    import cv2
+
+    height, width = ink.shape
+    side = max(height, width)
+    square = np.zeros((side, side), np.float32)  # padded, so an I stays a bar
+    top, left = (side - height) // 2, (side - width) // 2
+    square[top:top + height, left:left + width] = ink
+    glyph = cv2.GaussianBlur(cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA),
+                             (0, 0), 1.5)
+    return _normalised(glyph)
 
 
 def _normalised(glyph: np.ndarray) -> np.ndarray:
@@ -175,10 +187,9 @@ def read_label(image: np.ndarray, *, min_correlation: float = 0.75) -> str | Non
     # The letter is the largest blob; specks and neighbours' edges are smaller.
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, w, h, _ = stats[largest]
-    if h < 6 or w < 3 or w > 3 * h:
+    if h < 6 or w < 1 or w > 3 * h:
         return None
-    glyph = (labels[y:y + h, x:x + w] == largest).astype(np.float32)
-    glyph = _normalised(cv2.resize(glyph, (24, 24), interpolation=cv2.INTER_AREA))
+    glyph = _glyph(labels[y:y + h, x:x + w] == largest)
     names, templates = _templates()
     scores = templates.reshape(len(names), -1) @ glyph.ravel()
     best = int(np.argmax(scores))

@@ -31,14 +31,23 @@ _SOURCE = (0, 190, 255)
 _MIN_HEIGHT = 360  # small panels are enlarged so lines and outlines stay legible
 
 
-def load_pair_images(match, *, max_side: int | None = 800):
+def load_pair_images(match, *, max_side: int | None = 800, sources: dict | None = None):
     """The two images of a :class:`~simlab.duplicates.PairMatch`, at the size the
     features were extracted from (``max_side`` as given to :func:`~simlab.duplicates.find`).
+    Panels of PDFs (ids in ``sources``, see :func:`~simlab.duplicates.papers.find_in_papers`)
+    are read again from their PDF.
     """
     from ..io import load_image
 
-    image_a = load_image(match.a, max_side=max_side)
-    image_b = image_a if match.b == match.a else load_image(match.b, max_side=max_side)
+    def load(name):
+        if sources and sources.get(name, {}).get("page") is not None:
+            from .papers import load_item
+
+            return load_item(sources[name], max_side=max_side)
+        return load_image(name, max_side=max_side)
+
+    image_a = load(match.a)
+    image_b = image_a if match.b == match.a else load(match.b)
     return image_a, image_b
 
 
@@ -235,15 +244,36 @@ def pairs_payload(result, table=None) -> dict[str, Any]:
     frame = result.table if table is None else table
     pairs = [_entry(matches[(row.a, row.b)], row) for row in frame.itertuples(index=False)]
     sections = findings(result)
-    return json_ready({
+    ruled_out = [_entry(m) for m in sections["ruled_out"]]
+    sources = getattr(result, "sources", None) or {}
+    if sources:  # items out of PDFs: where each side comes from
+        for entry in pairs + ruled_out:
+            entry["source"] = {side: _source(sources, entry[side]) for side in ("a", "b")}
+    payload = {
         "pairs": pairs, "skipped": list(result.skipped),
         "cross_image": [p for p in pairs if p["a"] != p["b"]],
         "copy_move": [p for p in pairs if p["a"] == p["b"]],
-        "ruled_out": [_entry(m) for m in sections["ruled_out"]],
+        "ruled_out": ruled_out,
         "groups": [{"group": number, "size": len(members), "images": members}
                    for number, members in enumerate(sections["groups"], start=1)],
         "redundant": sections["redundant"],
-        "tests": result.stats.get("tests", {})})
+        "tests": result.stats.get("tests", {})}
+    if "papers" in result.stats:
+        payload["papers"] = result.stats["papers"]
+    return json_ready(payload)
+
+
+#: The keys of a finding's ``source`` (per side) in the JSON: a file's own entry has
+#: ``page``, ``figure``, ``panel``, ``label`` and ``box`` None. ``pixel_box`` (in the
+#: figure's pixels) and ``dpi`` let :func:`~simlab.duplicates.papers.load_item` read the
+#: panel again.
+SOURCE_KEYS = ("file", "page", "figure", "figure_kind", "image", "panel", "label", "box",
+               "figure_box", "page_size", "pixel_box", "dpi")
+
+
+def _source(sources: dict, name: str) -> dict[str, Any]:
+    found = sources.get(name, {"file": name})
+    return {key: found.get(key) for key in SOURCE_KEYS}
 
 
 def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
@@ -294,7 +324,9 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
     for rank, row in enumerate(tqdm(rows, desc="pictures", unit="pair", disable=not progress,
                                     leave=False), start=1):
         match = matches[(row.a, row.b)]
-        picture = draw_pair(*load_pair_images(match, max_side=max_side), match)
+        picture = draw_pair(*load_pair_images(match, max_side=max_side,
+                                              sources=getattr(result, "sources", None)),
+                            match)
         if picture.shape[1] > PICTURE_MAX_WIDTH:
             shrink = PICTURE_MAX_WIDTH / picture.shape[1]
             picture = cv2.resize(picture, None, fx=shrink, fy=shrink,

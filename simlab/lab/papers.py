@@ -65,7 +65,7 @@ def panel_pool(count: int, *, side: int = 256, random_state: int = 0) -> list[np
     rng = np.random.default_rng(random_state)
     tiles: list[np.ndarray] = []
     for name in ("hubble_deep_field", "immunohistochemistry", "astronaut", "coffee",
-                 "chelsea", "rocket", "retina", "coins", "camera", "moon", "cat"):
+                 "chelsea", "rocket", "retina", "coins", "camera", "moon"):  # cat is chelsea
         image = sample_image(name, max_side=None)
         for y in range(0, image.shape[0] - side + 1, side):
             for x in range(0, image.shape[1] - side + 1, side):

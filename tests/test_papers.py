@@ -1,0 +1,225 @@
+"""PDFs in, reused panels out: `simlab pairs paper.pdf` on generated papers and bad PDFs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simlab.errors import DamagedPdfError, EncryptedPdfError, NotAPdfError
+
+SIMLAB = [str(Path(sys.executable).with_name("simlab"))]
+
+
+def run(*args):
+    """The installed console script, as a user runs it."""
+    return subprocess.run(SIMLAB + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=600, env={**os.environ})
+
+
+def iou(a, b) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
+
+@pytest.fixture(scope="module")
+def papers(tmp_path_factory):
+    """Two generated papers: one-image, per-panel and scanned figures, planted reuse."""
+    from simlab.lab.papers import make_papers
+
+    folder = tmp_path_factory.mktemp("papers")
+    truth = make_papers(folder, papers=2, pages=3, figures=3, panels=[4, 6, 4],
+                        modes=("single", "separate"), scanned_pages=1,
+                        reuse=("rotation+recolour", "mirror"), cross_paper=("crop",),
+                        copy_move=1, random_state=3)
+    return folder, truth
+
+
+@pytest.fixture(scope="module")
+def pairs_json(papers, tmp_path_factory):
+    folder, truth = papers
+    out = tmp_path_factory.mktemp("report")
+    done = run("pairs", *[p["path"] for p in truth["papers"]], "--out", out, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), out
+
+
+def _same_place(source, side) -> bool:
+    return (os.path.samefile(source["file"], side["file"]) and source["page"] == side["page"]
+            and iou(source["box"], side["box"]) >= 0.8)
+
+
+def test_cli_finds_planted_reuse_with_provenance(papers, pairs_json):
+    folder, truth = papers
+    payload, _ = pairs_json
+    found = payload["pairs"]
+    assert found, "nothing flagged"
+    for entry in found:  # every finding says where both sides are on the pages
+        for side in ("a", "b"):
+            source = entry["source"][side]
+            assert set(source) >= {"file", "page", "figure", "panel", "label", "box"}
+            assert source["page"] >= 1 and len(source["box"]) == 4
+            x0, y0, x1, y1 = source["box"]
+            assert 0 <= x0 < x1 <= source["page_size"][0] + 1
+            assert 0 <= y0 < y1 <= source["page_size"][1] + 1
+            assert entry[side].startswith(source["file"] + "#page=")
+    for planted in truth["reuse"]:
+        hits = [e for e in found
+                if (_same_place(e["source"]["a"], planted["a"])
+                    and _same_place(e["source"]["b"], planted["b"]))
+                or (_same_place(e["source"]["a"], planted["b"])
+                    and _same_place(e["source"]["b"], planted["a"]))]
+        assert hits, f"planted {planted['planted']} not found: {planted}"
+        if planted["kind"] == "copy-move":
+            assert hits[0]["a"] == hits[0]["b"] and hits[0]["kind"] == "copy-move"
+        else:
+            # The letters printed beside the panels are read back.
+            labels = {hits[0]["source"]["a"]["label"], hits[0]["source"]["b"]["label"]}
+            assert labels == {planted["a"]["label"], planted["b"]["label"]}
+    # Nothing else: every flagged pair is a planted one.
+    assert len(found) == len(truth["reuse"]), [
+        (e["source"]["a"], e["source"]["b"]) for e in found]
+    assert {e["kind"] for e in payload["cross_image"]} >= {"rotation", "mirror", "crop"}
+
+
+def test_cli_json_keeps_the_pairs_contract(pairs_json):
+    payload, out = pairs_json
+    for key in ("pairs", "skipped", "cross_image", "copy_move", "ruled_out", "groups",
+                "redundant", "tests", "papers"):
+        assert key in payload
+    entry = payload["pairs"][0]
+    for key in ("a", "b", "score", "inliers", "transform", "kind", "log_nfa", "picture"):
+        assert key in entry
+    assert (out / "pictures" / entry["picture"]).is_file()
+    assert [p["pages"] for p in payload["papers"]] == [3, 3]
+
+
+def test_text_output_names_pages_and_panels(papers, tmp_path):
+    folder, truth = papers
+    done = run("pairs", truth["papers"][0]["path"], "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert "1 PDFs: 3 pages" in done.stdout
+    assert "paper1.pdf p. " in done.stdout and ", panel " in done.stdout
+
+
+def test_no_split_compares_whole_figures(papers, tmp_path):
+    folder, truth = papers
+    done = run("pairs", truth["papers"][0]["path"], "--out", tmp_path / "out", "--json",
+               "--no-split", "--no-copy-move")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    figures = truth["papers"][0]["figures"]
+    boxes = [e["source"][side]["box"] for e in payload["pairs"] for side in "ab"]
+    single = [f for f in figures if f["mode"] == "single"]
+    # A figure held as one image is one item: its box is the whole figure.
+    for entry in payload["pairs"]:
+        for side in "ab":
+            source = entry["source"][side]
+            assert source["panel"] == 1
+    assert any(iou(box, f["box"]) > 0.9 for box in boxes for f in single)
+
+
+def test_a_folder_with_pdfs_and_images(papers, tmp_path):
+    """PDFs beside image files: a panel saved as a PNG is found in the PDF."""
+    from PIL import Image
+
+    from simlab.duplicates.papers import load_item
+
+    folder, truth = papers
+    (tmp_path / "in").mkdir()
+    paper = Path(truth["papers"][0]["path"])
+    (tmp_path / "in" / paper.name).write_bytes(paper.read_bytes())
+    figure = truth["papers"][0]["figures"][0]
+    done = run("pairs", tmp_path / "in", "--out", tmp_path / "out", "--json",
+               "--no-copy-move")
+    payload = json.loads(done.stdout)
+    assert done.returncode == 0, done.stderr
+    source = next(e["source"]["a"] for e in payload["pairs"])
+    panel = load_item(source)  # the JSON's source is enough to read the panel again
+    Image.fromarray(np.ascontiguousarray(panel[:, ::-1])).save(tmp_path / "in" / "panel.png")
+    done = run("pairs", tmp_path / "in" / paper.name, tmp_path / "in" / "panel.png",
+               "--out", tmp_path / "out2", "--json", "--no-copy-move")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    hits = [e for e in payload["pairs"] if str(tmp_path / "in" / "panel.png") in (e["a"], e["b"])]
+    assert hits and hits[0]["kind"] == "mirror"
+    side = "a" if hits[0]["a"].endswith("panel.png") else "b"
+    assert hits[0]["source"][side]["page"] is None  # a file is its own source
+    assert figure["page"] >= 1
+
+
+# --- bad PDFs -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bad_pdfs(tmp_path_factory, papers):
+    from reportlab.pdfgen import canvas
+
+    folder = tmp_path_factory.mktemp("bad")
+    locked = canvas.Canvas(str(folder / "encrypted.pdf"), encrypt="secret")
+    locked.drawString(100, 700, "a locked paper")
+    locked.showPage()
+    locked.save()
+    text = canvas.Canvas(str(folder / "text-only.pdf"))
+    text.drawString(100, 700, "a paper without figures")
+    text.showPage()
+    text.save()
+    whole = Path(papers[1]["papers"][0]["path"]).read_bytes()
+    (folder / "truncated.pdf").write_bytes(whole[:len(whole) // 3])
+    (folder / "not-a-pdf.pdf").write_text("these are notes, not a PDF")
+    (folder / "empty.pdf").write_bytes(b"")
+    return folder
+
+
+@pytest.mark.parametrize("name, words", [
+    ("encrypted.pdf", "encrypted"), ("truncated.pdf", "damaged or truncated"),
+    ("not-a-pdf.pdf", "does not start like a PDF"), ("empty.pdf", "empty")])
+def test_unreadable_pdf_is_one_clear_error(bad_pdfs, tmp_path, name, words):
+    done = run("pairs", bad_pdfs / name, "--out", tmp_path / "out")
+    assert done.returncode == 2
+    assert done.stderr.startswith("simlab: error: ") and name in done.stderr
+    assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_pdf_errors_are_simlab_errors(bad_pdfs):
+    from simlab.pdf import read_pdf
+
+    for name, error in (("encrypted.pdf", EncryptedPdfError),
+                        ("truncated.pdf", DamagedPdfError),
+                        ("not-a-pdf.pdf", NotAPdfError)):
+        with pytest.raises(error, match=name):
+            list(read_pdf(bad_pdfs / name, progress=False))
+
+
+def test_image_less_pdf_gives_an_empty_result_with_a_reason(bad_pdfs, tmp_path):
+    done = run("pairs", bad_pdfs / "text-only.pdf", "--out", tmp_path / "out", "--json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["pairs"] == []
+    assert payload["skipped"][0]["path"].endswith("text-only.pdf")
+    assert "no figures found" in payload["skipped"][0]["reason"]
+
+
+def test_bad_pdfs_among_good_ones_are_skipped_and_listed(bad_pdfs, papers, tmp_path):
+    folder, truth = papers
+    done = run("pairs", bad_pdfs, truth["papers"][0]["path"], "--out", tmp_path / "out",
+               "--json", "--no-copy-move")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    reasons = {Path(s["path"]).name: s["reason"] for s in payload["skipped"]}
+    assert set(reasons) == {"encrypted.pdf", "truncated.pdf", "not-a-pdf.pdf", "empty.pdf",
+                            "text-only.pdf"}
+    assert "encrypted" in reasons["encrypted.pdf"]
+    assert payload["pairs"], "the good paper was still searched"
+
+
+def test_dpi_is_checked(papers, tmp_path):
+    done = run("pairs", papers[1]["papers"][0]["path"], "--out", tmp_path / "o", "--dpi", "0")
+    assert done.returncode == 2 and "--dpi" in done.stderr
