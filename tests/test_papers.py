@@ -223,3 +223,35 @@ def test_bad_pdfs_among_good_ones_are_skipped_and_listed(bad_pdfs, papers, tmp_p
 def test_dpi_is_checked(papers, tmp_path):
     done = run("pairs", papers[1]["papers"][0]["path"], "--out", tmp_path / "o", "--dpi", "0")
     assert done.returncode == 2 and "--dpi" in done.stderr
+
+
+def test_report_shows_findings_on_the_pages(pairs_json, chromium_browser):
+    """The report, opened in Chromium: page thumbnails load, each finding's panels are
+    boxed where they are on the page, and the boxes link to the findings."""
+    payload, out = pairs_json
+    page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto((out / "index.html").as_uri())
+    thumbnails = page.locator("#pages ~ .pageblock img")
+    assert thumbnails.count() >= 2
+    for index in range(thumbnails.count()):
+        assert thumbnails.nth(index).evaluate("i => i.complete && i.naturalWidth") > 0
+    boxes = page.locator(".pageblock a.box")
+    sides = sum(1 if e["a"] == e["b"] else 2 for e in payload["pairs"])
+    assert boxes.count() == sides
+    # A box sits where its panel is on the page.
+    entry = payload["pairs"][0]
+    source = entry["source"]["a"]
+    box = page.locator(".pageblock a.box[href='#finding-1']").first
+    frame = box.bounding_box()
+    image = box.locator("xpath=..").locator("img").bounding_box()
+    width, height = source["page_size"]
+    assert abs((frame["x"] - image["x"]) / image["width"] - source["box"][0] / width) < 0.02
+    assert abs((frame["y"] - image["y"]) / image["height"] - source["box"][1] / height) < 0.02
+    assert frame["width"] > 10 and frame["height"] > 10
+    box.click()
+    assert page.evaluate("location.hash") == "#finding-1"
+    # The finding's row links back to its pages.
+    back = page.locator("#finding-1 td.pages a.box").first
+    target = back.get_attribute("href")
+    assert page.locator(target).count() == 1
+    page.close()

@@ -360,10 +360,87 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
                                                              "overlap"])
     with atomic_path(out / "redundant.csv") as temporary:
         redundant.to_csv(temporary, index=False)
+    _write_page_thumbnails(result, table, out)
     with atomic_path(out / "index.html") as temporary:
         temporary.write_text(_html(table, skipped, stats, result, sections),
                              encoding="utf-8")
     return table
+
+
+#: Page thumbnails of the report (PDF findings) are this wide.
+PAGE_THUMBNAIL_WIDTH = 420
+
+
+def _page_name(source: dict[str, Any]) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source["file"]).stem)[:40]
+    import hashlib
+
+    # Two folders may hold papers of the same name: the full path tells them apart.
+    digest = hashlib.sha1(os.path.realpath(source["file"]).encode()).hexdigest()[:6]
+    return f"{stem}-{digest}-p{int(source['page']):03d}.png"
+
+
+def _pdf_sources(result, table) -> dict[str, dict[str, Any]]:
+    """The sources of the flagged items that come out of PDFs."""
+    sources = getattr(result, "sources", None) or {}
+    names = {name for row in table.itertuples(index=False) for name in (row.a, row.b)}
+    return {name: sources[name] for name in names
+            if sources.get(name, {}).get("page") is not None}
+
+
+def _write_page_thumbnails(result, table, out: Path) -> None:
+    """One PNG per page holding a flagged panel (``pages/``), rendered from its PDF."""
+    from PIL import Image
+
+    from ..files import atomic_path
+
+    pages = {}
+    for source in _pdf_sources(result, table).values():
+        pages.setdefault(_page_name(source), source)
+    if not pages:
+        return
+    from .papers import page_thumbnail
+
+    folder = out / "pages"
+    folder.mkdir(exist_ok=True)
+    for name, source in pages.items():
+        thumbnail = page_thumbnail(source["file"], int(source["page"]),
+                                   width=PAGE_THUMBNAIL_WIDTH)
+        with atomic_path(folder / name) as temporary:
+            Image.fromarray(thumbnail).save(temporary, format="PNG")
+    for stale in folder.glob("*.png"):  # pages of an earlier run
+        if stale.name not in pages:
+            stale.unlink()
+
+
+def _page_figure(source: dict[str, Any], boxes: list[tuple[dict[str, Any], str, str]],
+                 *, width: int, anchor: str = "") -> str:
+    """A page thumbnail with boxes drawn over it (percent of the page), each a link."""
+    escape = html.escape
+    page_width, page_height = source["page_size"]
+    drawn = []
+    for box_source, css, (href, title) in boxes:
+        x0, y0, x1, y1 = box_source["box"]
+        style = (f"left:{100 * x0 / page_width:.2f}%;top:{100 * y0 / page_height:.2f}%;"
+                 f"width:{100 * (x1 - x0) / page_width:.2f}%;"
+                 f"height:{100 * (y1 - y0) / page_height:.2f}%")
+        drawn.append(f'<a class="box {css}" style="{style}" href="{escape(href)}" '
+                     f'title="{escape(title)}"></a>')
+    ident = f' id="{escape(anchor)}"' if anchor else ""
+    return (f'<span class="page"{ident} style="width:{width}px">'
+            f'<img src="pages/{escape(_page_name(source))}" width="{width}" '
+            f'alt="{escape(Path(source["file"]).name)} page {source["page"]}">'
+            + "".join(drawn) + "</span>")
+
+
+def _page_anchor(source: dict[str, Any]) -> str:
+    return "page-" + _page_name(source)[:-4]
+
+
+def _side_text(source: dict[str, Any]) -> str:
+    from .papers import describe
+
+    return describe(source)
 
 
 def _rows(table, result, copy_move: bool) -> list[str]:
@@ -385,8 +462,25 @@ def _rows(table, result, copy_move: bool) -> list[str]:
             verdict += f"<br>probability {probability:.2f}"
         why = "".join(f"<li>{escape(reason)}</li>" for reason in getattr(match, "reasons", ()))
         link = f"pictures/{escape(row.picture)}"
+        pdf = _pdf_sources(result, table)
+        if pdf:
+            pages = []
+            sides = [row.a] if row.a == row.b else [row.a, row.b]
+            for side in sides:
+                if side not in pdf:
+                    continue
+                source = pdf[side]
+                pages.append(_page_figure(source, [(source, "this", (
+                    f"#{_page_anchor(source)}", _side_text(source)))], width=150))
+            where = [escape(_side_text(pdf[name])) if name in pdf else escape(name)
+                     for name in dict.fromkeys((row.a, row.b))]
+            pair = "<br>".join(where)
+            pages_cell = f"<td class=\"pages\">{''.join(pages)}</td>"
+        else:
+            pages_cell = ""
         rows.append(
-            f"<tr><td>{rank}</td><td>{pair}</td><td>{escape(row.kind)}</td>"
+            f"<tr id=\"finding-{rank}\"><td>{rank}</td><td>{pair}</td>{pages_cell}"
+            f"<td>{escape(row.kind)}</td>"
             f"<td>{verdict}</td><td>{row.inliers} / {row.matches}</td>"
             f"<td>{transform}</td><td><ul class=\"why\">{why}</ul></td>"
             f"<td><a href=\"{link}\"><img src=\"{link}\" loading=\"lazy\" width=\"420\" "
@@ -403,9 +497,12 @@ def _html(table, skipped, stats: dict[str, Any], result=None, sections=None) -> 
                f"verified after pruning, {len(table)} flagged, "
                f"{seconds.get('total', float('nan')):.1f} s")
     sections = sections or {"ruled_out": [], "groups": [], "redundant": []}
-    head = ("<tr><th>#</th><th>images</th><th>kind</th><th>significance</th>"
+    pdf = _pdf_sources(result, table) if result is not None else {}
+    head = ("<tr><th>#</th><th>images</th>" + ("<th>on the pages</th>" if pdf else "")
+            + "<th>kind</th><th>significance</th>"
             "<th>inliers / matches</th><th>transform</th><th>why it was raised</th>"
             "<th>picture</th></tr>")
+    pages_section = _pages_section(table, pdf) if pdf else ""
     cross = _rows(table, result, False) if result is not None else []
     within = _rows(table, result, True) if result is not None else []
     ruled = "".join(f"<li><code>{escape(m.a)}</code>: {escape(m.ruled_out)} "
@@ -425,7 +522,13 @@ def _html(table, skipped, stats: dict[str, Any], result=None, sections=None) -> 
 <html lang="en"><head><meta charset="utf-8"><title>simlab pairs: flagged duplicates</title>
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}} code{{font-size:90%}}
-ul.why{{margin:0;padding-left:1.1em;max-width:22em;font-size:90%}}</style>
+ul.why{{margin:0;padding-left:1.1em;max-width:22em;font-size:90%}}
+.page{{position:relative;display:inline-block;margin:2px;border:1px solid #999;
+vertical-align:top}} .page img{{display:block}}
+.box{{position:absolute;border:2px solid #e8a000;box-sizing:border-box}}
+.box.other{{border-color:#00a0e8}} .box:hover{{background:rgba(232,160,0,.25)}}
+.box .tag{{position:absolute;top:-1.3em;left:0;font-size:11px;background:#e8a000;
+color:#000;padding:0 2px}}</style>
 </head><body>
 <h1>Flagged findings, most significant first</h1>
 <p>{escape(summary)}</p>
@@ -441,12 +544,13 @@ exact, re-saved or recoloured), <b>crop</b> (partial overlap), <b>rotation</b>,
 <b>mirror</b>, <b>copy-move</b> (a region repeated inside one image).</p>
 <h2 id="cross-image">Across images ({len(cross)})</h2>
 <table>{head}
-{''.join(cross) or '<tr><td colspan="8">no pair of images flagged</td></tr>'}
+{''.join(cross) or f'<tr><td colspan="{9 if pdf else 8}">no pair of images flagged</td></tr>'}
 </table>
 <h2 id="copy-move">Within one image: copy-move ({len(within)})</h2>
 <table>{head}
-{''.join(within) or '<tr><td colspan="8">no copy-move flagged</td></tr>'}
+{''.join(within) or f'<tr><td colspan="{9 if pdf else 8}">no copy-move flagged</td></tr>'}
 </table>
+{pages_section}
 <h2 id="ruled-out">Ruled out: repeated content explained by a pattern ({len(sections['ruled_out'])})</h2>
 <ul>{ruled or '<li>none</li>'}</ul>
 <h2 id="groups">Groups of images sharing content ({len(sections['groups'])})</h2>
@@ -461,3 +565,43 @@ exact, re-saved or recoloured), <b>crop</b> (partial overlap), <b>rotation</b>,
 <p><small>options: {options}</small></p>
 </body></html>
 """
+
+
+def _pages_section(table, pdf: dict[str, dict[str, Any]]) -> str:
+    """Every page holding a flagged panel, each finding's boxes drawn and numbered; a
+    box links to its finding, whose row links back to the page."""
+    escape = html.escape
+    by_page: dict[str, list] = {}
+    first: dict[str, dict[str, Any]] = {}
+    for rank, row in enumerate(table.itertuples(index=False), start=1):
+        sides = [(row.a, row.b)] if row.a == row.b else [(row.a, row.b), (row.b, row.a)]
+        for side, other in sides:
+            if side not in pdf:
+                continue
+            name = _page_name(pdf[side])
+            first.setdefault(name, pdf[side])
+            partner = _side_text(pdf[other]) if other in pdf else other
+            by_page.setdefault(name, []).append((rank, pdf[side], row.kind, partner))
+    blocks = []
+    for name, items in sorted(by_page.items()):
+        source = first[name]
+        boxes = [(item, "this" if number % 2 else "other",
+                  (f"#finding-{rank}", f"finding {rank}: {kind} with {partner}"))
+                 for number, (rank, item, kind, partner) in enumerate(items, start=1)]
+        figure = _page_figure(source, boxes, width=PAGE_THUMBNAIL_WIDTH,
+                              anchor=_page_anchor(source))
+        # Number each box with its finding (a tag inside the link).
+        for rank, item, kind, partner in items:
+            figure = figure.replace(
+                f'href="#finding-{rank}" title="', f'href="#finding-{rank}" data-rank="{rank}" '
+                f'title="', 1)
+        figure = re.sub(r'data-rank="(\d+)"([^>]*)></a>',
+                        r'data-rank="\1"\2><span class="tag">\1</span></a>', figure)
+        listed = "".join(f'<li><a href="#finding-{rank}">finding {rank}</a>: {escape(kind)}, '
+                         f'{escape(_side_text(item))} with {escape(partner)}</li>'
+                         for rank, item, kind, partner in items)
+        blocks.append(f'<div class="pageblock"><h3>{escape(Path(source["file"]).name)}, '
+                      f'page {source["page"]}</h3>{figure}<ul>{listed}</ul></div>')
+    return (f'<h2 id="pages">On the pages ({len(by_page)} pages)</h2>\n<p>Each box is a '
+            f'panel of a finding, numbered as in the tables; click it for the finding, '
+            f'and a finding\'s small pages for its page here.</p>\n' + "\n".join(blocks))
