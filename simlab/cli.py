@@ -268,6 +268,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(frame.to_json(orient="records", indent=2) if args.json
               else frame.to_string(index=False))
         return 0
+    if args.target == "papers":
+        from .bench.papers import bench_papers_report
+
+        print(bench_papers_report(pages=args.pages, figures=args.figures,
+                                  repeats=min(args.repeats, 3), as_json=args.json,
+                                  progress=not args.json))
+        return 0
     if args.target == "pairs":
         from .bench.pairs import bench_pairs_report
 
@@ -535,14 +542,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks, not tests: time the methods "
                            "(compare), their ROC AUC on labelled pairs (methods), the "
                            "duplicate finder (pairs), reverse image search (search), "
+                           "panels and reuse in generated PDF papers (papers), "
                            "copy-move and verdicts for image integrity (integrity)")
     bench.add_argument("target", choices=["compare", "methods", "pairs", "search",
-                                          "integrity"],
+                                          "integrity", "papers"],
                        help="what to benchmark")
     bench.add_argument("--size", type=int, default=640, help="longest image side (px)")
     bench.add_argument("--repeats", type=int, default=7, help="timed runs per method")
     bench.add_argument("--method", action="append", metavar="NAME")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--pages", type=int, default=20,
+                       help="papers: pages of each generated paper (default 20)")
+    bench.add_argument("--figures", type=int, default=8,
+                       help="papers: figures of each generated paper (default 8); the "
+                       "speed run is repeated --repeats times, at most 3")
     bench.add_argument("--scale", type=int, default=None, metavar="N",
                        help="search: also time an index of N images (synthetic fill)")
     bench.add_argument("--out", default=None, metavar="DIR",

@@ -234,7 +234,9 @@ def split_panels(image: np.ndarray, *, min_panel_share: float = MIN_PANEL_SHARE,
         return whole
     content = np.abs(image.astype(np.int16) - colour.astype(np.int16)).max(axis=2) \
         > BACKGROUND_TOLERANCE
-    shortest = max(2, int(round(min(height, width) * 0.004)))
+    # Two lines of ground are a gutter: letters sit a point or two above their panels
+    # (3 px at 150 dpi), and a letter left on a panel is content both copies share.
+    shortest = 2
     pieces = _cut(content, (0, 0, width, height), shortest)
     smallest = max(MIN_PANEL_PIXELS, min_panel_share * min(height, width))
     panels = [p for p in pieces if (p[2] - p[0]) >= smallest and (p[3] - p[1]) >= smallest]

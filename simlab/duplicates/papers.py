@@ -25,7 +25,7 @@ from typing import Any, Iterable
 import numpy as np
 
 __all__ = ["find_in_papers", "collect_items", "item_id", "load_item", "page_thumbnail",
-           "split_inputs", "describe"]
+           "split_inputs", "describe", "plot_on_pages"]
 
 
 def describe(source: dict[str, Any]) -> str:
@@ -339,3 +339,51 @@ def page_thumbnail(file: str | os.PathLike, page: int, *, width: int = 360) -> n
         return np.full((int(width * 1.3), width, 3), 255, np.uint8)
     finally:
         document.close()
+
+
+def plot_on_pages(result, match, *, axes=None, width: int = 500):
+    """The pages holding a finding's two panels, each panel boxed (amber: ``a``, blue:
+    ``b``); one page when both are on it. Returns the Figure, never shows it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from simlab.lab.papers import write_paper
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "paper.pdf"
+    >>> _ = write_paper(path, pages=2, figures=2, panels=[3], modes=["single"],
+    ...                 reuse=["mirror"])
+    >>> result = find_in_papers([path], progress=False)
+    >>> len(plot_on_pages(result, next(iter(result))).axes)
+    2
+    """
+    from matplotlib.patches import Rectangle
+
+    from ..plotting import new_figure
+
+    sides = [(match.a, "#e8a000"), (match.b, "#00a0e8")]
+    pages: dict[tuple[str, int], list] = {}
+    for name, colour in sides:
+        source = result.sources[name]
+        if source.get("page") is None:
+            continue
+        boxes = pages.setdefault((source["file"], int(source["page"])), [])
+        if (source, colour) not in boxes and not any(b[0] is source for b in boxes):
+            boxes.append((source, colour))
+    if axes is None:
+        fig, axes = new_figure(1, max(1, len(pages)), figsize=(5 * max(1, len(pages)), 6.5),
+                               squeeze=False)
+        axes = list(axes.ravel())
+    fig = axes[0].figure
+    for ax, ((file, page), boxes) in zip(axes, pages.items()):
+        image = page_thumbnail(file, page, width=width)
+        scale = image.shape[1] / boxes[0][0]["page_size"][0]
+        ax.imshow(image)
+        for source, colour in boxes:
+            x0, y0, x1, y1 = (v * scale for v in source["box"])
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=2.5,
+                                   edgecolor=colour))
+            ax.text(x0, y0 - 4, f"panel {source.get('label') or source['panel']}",
+                    color=colour, fontsize=9, weight="bold")
+        ax.set_title(f"{Path(file).name}, page {page}", fontsize=10)
+        ax.set_axis_off()
+    return fig
