@@ -255,3 +255,69 @@ def test_report_shows_findings_on_the_pages(pairs_json, chromium_browser):
     target = back.get_attribute("href")
     assert page.locator(target).count() == 1
     page.close()
+
+
+# --- panels ---------------------------------------------------------------------------
+
+def test_a_figure_without_gutters_is_kept_whole():
+    from simlab.duplicates.panels import split_panels
+    from simlab.lab.samples import sample_image
+
+    for name in ("astronaut", "coins", "hubble_deep_field"):
+        image = sample_image(name, max_side=400)
+        assert [p.box for p in split_panels(image)] == [(0, 0, image.shape[1], image.shape[0])]
+    # Two pictures that touch: no gutter, one panel.
+    touching = np.hstack([sample_image("camera", max_side=200)[:130, :200],
+                          sample_image("coffee", max_side=200)[:130, :200]])
+    assert len(split_panels(touching)) == 1
+
+
+def test_split_recovers_the_planted_grid_with_letters(papers):
+    from simlab.pdf import read_pdf
+    from simlab.duplicates.panels import split_panels
+
+    folder, truth = papers
+    paper = truth["papers"][0]
+    single = next(f for f in paper["figures"] if f["mode"] == "single" and not f["scanned"])
+    page = next(p for p in read_pdf(paper["path"], progress=False, pages=[single["page"]]))
+    figure = page.figures[0]
+    found = split_panels(figure.image)
+    assert len(found) == len(single["panels"])
+    for planted, panel in zip(single["panels"], found):
+        assert iou(planted["box"], figure.pixel_to_page(panel.box)) >= 0.9
+        assert panel.label == planted["label"]
+
+
+def test_labels_read_in_several_fonts_or_left_unknown():
+    import pypdfium2 as pdfium
+    from reportlab.pdfgen import canvas
+
+    from simlab.duplicates.panels import read_label
+
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / "letters.pdf"
+    sheet = canvas.Canvas(str(path), pagesize=(400, 200))
+    fonts = ["Helvetica-Bold", "Helvetica", "Times-Bold", "Times-Roman"]
+    for row, font in enumerate(fonts):
+        sheet.setFont(font, 10)
+        for column, letter in enumerate("ABCDEFGH"):
+            sheet.drawString(20 + 30 * column, 180 - 40 * row, letter)
+    sheet.save()
+    document = pdfium.PdfDocument(str(path))
+    image = np.asarray(document[0].render(scale=300 / 72).to_pil().convert("RGB"))
+    document.close()
+    scale = 300 / 72
+    for row, font in enumerate(fonts):
+        read = []
+        for column, letter in enumerate("ABCDEFGH"):
+            x, y = (20 + 30 * column) * scale, (200 - (180 - 40 * row)) * scale
+            crop = image[int(y - 14 * scale):int(y + 4 * scale),
+                         int(x - 6 * scale):int(x + 14 * scale)]
+            read.append(read_label(crop))
+        assert read == list("ABCDEFGH"), (font, read)
+    # Not a letter: a photograph's corner, a blank.
+    from simlab.lab.samples import sample_image
+
+    assert read_label(np.full((30, 30, 3), 255, np.uint8)) is None
+    assert read_label(sample_image("coffee", max_side=60)) is None
