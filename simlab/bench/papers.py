@@ -10,7 +10,9 @@ rotation, mirror, contrast, rescale) and copy-move inside panels. Three numbers:
 * **findings**: recall per planted edit, precision per reported kind (a flagged pair is
   true when both its sides are the two panels of one planted reuse);
 * **speed**: pages per second of the whole job (reading, splitting, features, pruning,
-  verification, copy-move) on one paper of ``pages`` pages with ``figures`` figures.
+  verification, copy-move) on one paper of ``pages`` pages with ``figures`` figures, with
+  the folder job on the same panels saved as PNG files timed in between (the baseline:
+  what the PDF reading adds).
 """
 
 from __future__ import annotations
@@ -158,17 +160,34 @@ def bench_papers(*, pages: int = 20, figures: int = 8, repeats: int = 1,
         for tally in panels.values():
             tally["share"] = tally["recovered"] / tally["panels"] if tally["panels"] else 0.0
         findings = score_findings(truth, result)
-        runs = []
+        # Baseline: the same panels saved as PNG files, through the folder job (what a
+        # user who cut every panel out by hand would run), interleaved with the PDF runs.
+        from PIL import Image
+
+        from ..duplicates import find
+        from ..duplicates.papers import load_item
+
+        cut = Path(folder) / "panels-cut-by-hand"
+        cut.mkdir(exist_ok=True)
+        for number, source in enumerate(s for s in result.sources.values()
+                                        if _key(s["file"]) == _key(paths[0])):
+            Image.fromarray(load_item(source, max_side=None)).save(cut / f"{number:03d}.png")
+        runs, baseline = [], []
         for _ in range(repeats):
             clock = time.perf_counter()
             single = find_in_papers([paths[0]], progress=False)
             runs.append(time.perf_counter() - clock)
+            clock = time.perf_counter()
+            find(cut, progress=False)
+            baseline.append(time.perf_counter() - clock)
         median = statistics.median(runs)
         speed = {"pages": single.stats["pages"], "figures": figures,
                  "panels": sum(p["panels"] for p in single.stats["papers"]),
                  "seconds": [round(r, 2) for r in runs], "seconds_median": round(median, 2),
                  "pages_per_second": round(single.stats["pages"] / median, 2),
                  "stage_seconds": single.stats["seconds"],
+                 "baseline_png_folder_seconds": [round(r, 2) for r in baseline],
+                 "baseline_seconds_median": round(statistics.median(baseline), 2),
                  "load_average": [round(v, 2) for v in os.getloadavg()]}
         return {"panels": panels, "findings": findings, "speed": speed,
                 "generated_seconds": round(generate, 1),
@@ -215,5 +234,9 @@ def bench_papers_report(*, pages: int = 20, figures: int = 8, repeats: int = 1,
     lines += ["", f"speed (target >= 2 pages/s): {speed['pages']} pages, {speed['panels']} "
               f"panels in {speed['seconds_median']:.1f} s (median of "
               f"{len(speed['seconds'])}): {speed['pages_per_second']:.2f} pages/s; {stages}; "
-              f"load average {speed['load_average']}"]
+              f"load average {speed['load_average']}",
+              f"baseline, the same {speed['panels']} panels as PNG files through the folder "
+              f"job (interleaved): median {speed['baseline_seconds_median']:.1f} s; the PDF "
+              f"job takes {speed['seconds_median'] / speed['baseline_seconds_median']:.2f}x "
+              f"that"]
     return "\n".join(lines)
