@@ -168,9 +168,12 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
     # The report may sit inside the folder: never read its pictures back as input.
     kind, value = _pairs_threshold(args.threshold) if args.threshold else ("nfa", 0.0)
     rule = {"max_log_nfa": value} if kind == "nfa" else {"threshold": value}
+    from .duplicates.cache import DEFAULT_NAME
+
+    cache = None if args.no_cache else (args.cache or os.path.join(args.out, DEFAULT_NAME))
     result = find(args.dir, method=args.method, max_side=args.max_side,
-                  workers=args.workers, exclude=[args.out], copy_move=args.copy_move,
-                  **rule)
+                  workers=args.workers, exclude=[args.out] + ([cache] if cache else []),
+                  copy_move=args.copy_move, cache=cache, **rule)
     table = write_report(result, args.out, max_side=args.max_side)
     if args.json:
         print(json.dumps(pairs_payload(result, table), indent=2))
@@ -482,6 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--max-side", type=_max_side, default=800, metavar="PX",
                        help="shrink images to this longest side first (default 800)")
     pairs.add_argument("--workers", type=int, default=2, help="threads (default 2)")
+    pairs.add_argument("--cache", default=None, metavar="DIR",
+                       help="keep each image's features there between runs, so a second "
+                       "run extracts only new or changed files (default OUT/cache)")
+    pairs.add_argument("--no-cache", action="store_true",
+                       help="extract every image again and keep nothing")
     pairs.add_argument("--json", action="store_true", help="print JSON")
     pairs.set_defaults(func=_cmd_pairs)
 

@@ -33,7 +33,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
          contrast_threshold: float = 0.01, ratio: float = 0.75,
          ransac_threshold: float = 4.0, workers: int = 2, progress: bool = True,
          features: dict[str, Features] | None = None, seed: int = 0,
-         exclude: Iterable[str | os.PathLike] = ()):
+         exclude: Iterable[str | os.PathLike] = (), cache: str | os.PathLike | None = None):
     """Duplicated images in a folder: flagged pairs, most certain first.
 
     Parameters
@@ -88,6 +88,11 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         Seeds the vocabulary sample, so runs are repeatable.
     exclude : iterable of path
         Folders inside ``folder_or_paths`` not to read (the report's own folder).
+    cache : path, optional
+        A folder keeping each image's features between runs (one ``.npz`` per image,
+        keyed by the file's path, size and mtime and by the extraction options, see
+        :mod:`simlab.duplicates.cache`): a second run extracts only new or changed
+        files. ``stats["cache"]`` counts its hits and misses.
 
     Returns
     -------
@@ -140,7 +145,15 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     listed, unlisted = scan_images(folder_or_paths, exclude=exclude)
     paths = list(dict.fromkeys(str(p) for p in listed))  # no repeats
     known = features if features is not None else {}
-    extracted, skipped = encode_folder([p for p in paths if p not in known], **options)
+    on_disk = None
+    if cache is not None:
+        from .features import feature_cache
+
+        on_disk = feature_cache(cache, method=method, max_side=max_side,
+                                max_keypoints=max_keypoints,
+                                contrast_threshold=contrast_threshold, copy_move=copy_move)
+    extracted, skipped = encode_folder([p for p in paths if p not in known], cache=on_disk,
+                                       **options)
     skipped = list(unlisted) + skipped  # SVG, FIFOs, link loops... then unreadable files
     known.update(extracted)
     names = [path for path in paths if path in known]  # listing order, readable only
@@ -194,6 +207,9 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         "pairs_possible": len(names) * (len(names) - 1) // 2, "flagged": len(flagged),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "tests": tests,
+        **({"cache": {"folder": os.fspath(cache), "hits": on_disk.hits,
+                      "misses": on_disk.misses, "rebuilt": on_disk.rebuilt}}
+           if on_disk is not None else {}),
         "options": {**options, "threshold": threshold, "min_inliers": min_inliers,
                     "min_inlier_ratio": min_inlier_ratio, "max_nfa": max_nfa,
                     "max_log_nfa": bound,
