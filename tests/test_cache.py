@@ -32,7 +32,7 @@ def folder(tmp_path):
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted(cache.rglob("*.npz"))
+    return sorted((cache / "features").rglob("*.npz"))
 
 
 def test_second_run_reads_the_cache_and_finds_the_same(folder, tmp_path):
@@ -124,3 +124,32 @@ def test_cache_inside_the_folder_is_not_read_as_images(folder, tmp_path, capsys)
     first = json.loads(capsys.readouterr().out)
     assert main(["pairs", str(folder), "--out", str(out), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == first
+
+
+def test_second_run_reuses_candidates_verifications_and_copy_moves(folder, tmp_path):
+    cache = tmp_path / "cache"
+    first = find(folder, progress=False, cache=cache)
+    assert first.stats["cache"]["verified_reused"] == 0
+    second = find(folder, progress=False, cache=cache)
+    assert second.stats["cache"]["verified_reused"] == len(second.candidates) > 0
+    assert second.stats["cache"]["copy-move_reused"] == 3
+    assert second.candidates == first.candidates
+    assert second.table.equals(first.table)
+    for key, match in first.matches.items():  # every field, arrays included
+        again = second.matches[key]
+        assert (again.log_nfa, again.probability, again.reasons, again.ruled_out) == \
+            (match.log_nfa, match.probability, match.reasons, match.ruled_out)
+        for name in ("points_a", "points_b", "region_a", "region_b", "matrix"):
+            np.testing.assert_array_equal(getattr(again, name), getattr(match, name))
+            assert np.asarray(getattr(again, name)).dtype == \
+                np.asarray(getattr(match, name)).dtype
+    for name in ("verified.npz", "copy-move.npz", "candidates.npz"):
+        (cache / name).write_bytes(b"damaged")
+    third = find(folder, progress=False, cache=cache)
+    assert third.stats["cache"]["verified_reused"] == 0
+    assert third.table.equals(first.table)
+    # A changed image: its pairs and copy-move search are made again, the others reused.
+    changed = folder / "c.png"
+    Image.fromarray(samples.sample_image("chelsea", max_side=SIDE)).save(changed)
+    fourth = find(folder, progress=False, cache=cache)
+    assert fourth.stats["cache"]["copy-move_reused"] == 2

@@ -38,7 +38,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["FeatureCache", "CACHE_VERSION", "DEFAULT_NAME"]
+__all__ = ["FeatureCache", "ResultStore", "key_of", "load_candidates", "save_candidates",
+           "matches_to_arrays", "matches_from_arrays", "CACHE_VERSION", "DEFAULT_NAME"]
 
 #: Part of every key: raise it when extraction changes, so old entries are not reused.
 CACHE_VERSION = 1
@@ -96,7 +97,7 @@ class FeatureCache:
         return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
     def _file(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.npz"  # 256 folders: no huge listing
+        return self.directory / "features" / key[:2] / f"{key}.npz"  # 256 folders
 
     def get(self, path: str | os.PathLike) -> dict[str, np.ndarray] | None:
         """The cached features of ``path``, or None (absent, stale or unreadable)."""
@@ -139,3 +140,178 @@ class FeatureCache:
     def __repr__(self) -> str:
         return (f"FeatureCache({os.fspath(self.directory)!r}, hits={self.hits}, "
                 f"misses={self.misses}, rebuilt={self.rebuilt})")
+
+
+# ---------------------------------------------------------------------------------------
+# Results a re-run can reuse: candidate pairs, verifications, copy-move findings.
+
+#: PairMatch fields held as arrays (the rest are scalars, strings and the reasons).
+_ARRAY_FIELDS = ("points_a", "points_b", "region_a", "region_b", "matrix")
+
+
+def key_of(*parts: Any) -> str:
+    """A stable hash of JSON-serialisable parts (what a stored result depends on).
+
+    Examples
+    --------
+    >>> key_of("a", 1) == key_of("a", 1) != key_of("a", 2)
+    True
+    """
+    text = json.dumps([CACHE_VERSION, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def matches_to_arrays(keyed: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Verified matches (key -> :class:`~simlab.results.PairMatch`) as plain arrays.
+
+    Scalars, strings and reasons go into one JSON text; each array field into one
+    float64 run (float32 and int32 values survive it exactly) with its shape and dtype
+    in the JSON, so :func:`matches_from_arrays` gives back equal matches.
+    """
+    import dataclasses
+
+    records, runs = [], {name: [] for name in _ARRAY_FIELDS}
+    for key, match in keyed.items():
+        record: dict[str, Any] = {"key": key}
+        for item in dataclasses.fields(match):
+            value = getattr(match, item.name)
+            if item.name in ("a", "b"):
+                continue
+            if item.name in _ARRAY_FIELDS:
+                if value is None:
+                    record[item.name] = None
+                    continue
+                value = np.asarray(value)
+                record[item.name] = [list(value.shape), value.dtype.str]
+                runs[item.name].append(value.astype(np.float64).ravel())
+                continue
+            if isinstance(value, np.generic):
+                value = value.item()
+            record[item.name] = list(value) if isinstance(value, tuple) else value
+        records.append(record)
+    arrays = {name: np.concatenate(run) if run else np.zeros(0) for name, run in runs.items()}
+    arrays["records"] = np.array(json.dumps(records))
+    return arrays
+
+
+def matches_from_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, dict]:
+    """Key -> the fields of a stored match (``a`` and ``b`` are the caller's to add)."""
+    records = json.loads(str(arrays["records"]))
+    offsets = {name: 0 for name in _ARRAY_FIELDS}
+    stored: dict[str, dict] = {}
+    for record in records:
+        fields = {}
+        for name, value in record.items():
+            if name == "key":
+                continue
+            if name in _ARRAY_FIELDS:
+                if value is None:
+                    fields[name] = None
+                    continue
+                shape, dtype = value
+                count = int(np.prod(shape)) if shape else 1
+                start = offsets[name]
+                fields[name] = arrays[name][start:start + count].astype(
+                    np.dtype(dtype)).reshape(shape)
+                offsets[name] = start + count
+            elif name == "reasons":
+                fields[name] = tuple(value)
+            else:
+                fields[name] = value
+        stored[record["key"]] = fields
+    return stored
+
+
+class ResultStore:
+    """Results of one kind (``"verified"``, ``"copy-move"``...) keyed by what they depend
+    on, in one ``.npz`` of the cache folder, rewritten atomically at the end of a run
+    with the results that run used (so it never grows past one folder's worth).
+
+    A damaged or unreadable file is an empty store: everything is computed again.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from simlab.duplicates.matching import no_match
+    >>> store = ResultStore(tempfile.mkdtemp(), "verified")
+    >>> store.get("k", "a.png", "b.png") is None
+    True
+    >>> store.put("k", no_match("a.png", "b.png", 3)); store.save()
+    >>> ResultStore(store.directory, "verified").get("k", "x.png", "y.png").matches
+    3
+    """
+
+    def __init__(self, directory: str | os.PathLike, kind: str):
+        self.directory = Path(directory)
+        self.file = self.directory / f"{kind}.npz"
+        self._used: dict[str, Any] = {}
+        self._guard = threading.Lock()
+        self.hits = self.misses = 0
+        try:
+            with np.load(self.file, allow_pickle=False) as stored:
+                self._stored = matches_from_arrays({name: stored[name]
+                                                    for name in stored.files})
+        except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile):
+            self._stored = {}  # absent or damaged: computed again, then rewritten
+
+    def get(self, key: str, a: str, b: str):
+        """The stored match of ``key`` named ``a`` and ``b``, or None."""
+        from ..results import PairMatch
+
+        fields = self._stored.get(key)
+        try:
+            match = None if fields is None else PairMatch(a=a, b=b, **fields)
+        except TypeError:  # fields of another version: compute it again
+            match = None
+        with self._guard:
+            if match is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._used[key] = match
+        return match
+
+    def put(self, key: str, match) -> None:
+        with self._guard:
+            self._used[key] = match
+
+    def save(self) -> None:
+        """Write the results used by this run (atomically); errors only cost speed."""
+        from ..files import atomic_path
+
+        try:
+            with atomic_path(self.file) as temporary:
+                with open(temporary, "wb") as handle:
+                    np.savez(handle, **matches_to_arrays(self._used))
+        except (OSError, TypeError, ValueError):
+            pass
+
+
+def load_candidates(directory: str | os.PathLike, key: str):
+    """Candidate pairs stored for ``key`` (:func:`save_candidates`), or None."""
+    try:
+        with np.load(Path(directory) / "candidates.npz", allow_pickle=False) as stored:
+            if str(stored["key"]) != key:
+                return None
+            i, j, m, s = (stored[name] for name in ("i", "j", "mirrored", "similarity"))
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return None
+    if not (len(i) == len(j) == len(m) == len(s)):
+        return None
+    return [(int(a), int(b), bool(c), float(d)) for a, b, c, d in zip(i, j, m, s)]
+
+
+def save_candidates(directory: str | os.PathLike, key: str, candidates) -> None:
+    """Keep the pruning's candidate pairs for the folder and options hashed in ``key``."""
+    from ..files import atomic_path
+
+    columns = list(zip(*candidates)) if candidates else [(), (), (), ()]
+    try:
+        with atomic_path(Path(directory) / "candidates.npz") as temporary:
+            with open(temporary, "wb") as handle:
+                np.savez(handle, key=np.array(key), i=np.array(columns[0], np.int64),
+                         j=np.array(columns[1], np.int64),
+                         mirrored=np.array(columns[2], bool),
+                         similarity=np.array(columns[3], np.float64))
+    except OSError:
+        pass

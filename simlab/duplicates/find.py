@@ -159,17 +159,47 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     names = [path for path in paths if path in known]  # listing order, readable only
     seconds = {"extract": time.perf_counter() - started}
 
+    # With a cache, what depends only on unchanged files is reused too: the candidate
+    # pairs of the same folder, each pair's verification, each image's copy-move search.
+    stores = {}
+    if on_disk is not None:
+        from .cache import ResultStore, key_of, load_candidates, save_candidates
+
+        image_keys = {name: on_disk.key(name) for name in names}
+        stores = {kind: ResultStore(on_disk.directory, kind)
+                  for kind in ("verified", "copy-move")}
+
     clock = time.perf_counter()
-    candidates = candidate_pairs([known[p]["descriptors"] for p in names],
-                                 neighbours=neighbours, seed=seed)
+    candidates = None
+    if on_disk is not None:
+        folder_key = key_of("candidates", [image_keys[n] for n in names], neighbours, seed)
+        candidates = load_candidates(on_disk.directory, folder_key)
+    if candidates is None:
+        candidates = candidate_pairs([known[p]["descriptors"] for p in names],
+                                     neighbours=neighbours, seed=seed)
+        if on_disk is not None:
+            save_candidates(on_disk.directory, folder_key, candidates)
     seconds["prune"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     verify = dict(ratio=ratio, ransac_threshold=ransac_threshold)
-    results = parallel_map(
-        lambda c: verify_pair(known[names[c[0]]], known[names[c[1]]], mirrored=c[2],
-                              names=(names[c[0]], names[c[1]]), **verify),
-        candidates, workers=workers, progress=progress, desc="verify", unit="pair", leave=False)
+
+    def verified(candidate):
+        i, j, mirrored, _ = candidate
+        if "verified" in stores:
+            key = key_of("verified", image_keys[names[i]], image_keys[names[j]],
+                         mirrored, verify)
+            match = stores["verified"].get(key, names[i], names[j])
+            if match is not None:
+                return match
+        match = verify_pair(known[names[i]], known[names[j]], mirrored=mirrored,
+                            names=(names[i], names[j]), **verify)
+        if "verified" in stores:
+            stores["verified"].put(key, match)
+        return match
+
+    results = parallel_map(verified, candidates, workers=workers, progress=progress,
+                           desc="verify", unit="pair", leave=False)
     # The comparisons made, which a significance pays for: every pair could have been
     # sent to verification, plain and mirrored (pruning chose among them all).
     tests = {"cross-image": 2 * len(names) * (len(names) - 1) // 2,
@@ -185,16 +215,27 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
 
     clock = time.perf_counter()
     if copy_move:
+        def copy_moved(name):
+            if "copy-move" in stores:
+                key = key_of("copy-move", image_keys[name], tests["copy-move"], verify)
+                match = stores["copy-move"].get(key, name, name)
+                if match is not None:
+                    return match
+            match = find_copy_move(known[name], name=name, tests=tests["copy-move"],
+                                   **verify)
+            if "copy-move" in stores:
+                stores["copy-move"].put(key, match)
+            return match
+
         with one_blas_thread():  # the workers are the parallelism
-            found = parallel_map(lambda name: find_copy_move(known[name], name=name,
-                                                             tests=tests["copy-move"],
-                                                             **verify),
-                                 names, workers=workers, progress=progress, desc="copy-move",
-                                 unit="image", leave=False)
+            found = parallel_map(copy_moved, names, workers=workers, progress=progress,
+                                 desc="copy-move", unit="image", leave=False)
         for match in found:
             # find_copy_move counted the images: only the probability is added here.
             best[(match.a, match.b)] = with_significance(match, tests=1, job="copy-move")
     seconds["copy_move"] = time.perf_counter() - clock
+    for store in stores.values():
+        store.save()
 
     gate = _gate(threshold, min_inliers, min_inlier_ratio, 10.0 ** bound if bound > -300
                  else 0.0, max_log_nfa=bound)
@@ -208,7 +249,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "tests": tests,
         **({"cache": {"folder": os.fspath(cache), "hits": on_disk.hits,
-                      "misses": on_disk.misses, "rebuilt": on_disk.rebuilt}}
+                      "misses": on_disk.misses, "rebuilt": on_disk.rebuilt,
+                      **{f"{kind}_reused": store.hits for kind, store in stores.items()}}}
            if on_disk is not None else {}),
         "options": {**options, "threshold": threshold, "min_inliers": min_inliers,
                     "min_inlier_ratio": min_inlier_ratio, "max_nfa": max_nfa,
