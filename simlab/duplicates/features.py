@@ -6,6 +6,7 @@ allow_pickle=False)`` round-trip them), so a cache can hold them.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Iterable
@@ -99,6 +100,12 @@ def _load_and_extract(path: Path, max_side: int | None, options: dict[str, Any],
     return features
 
 
+def _load_and_extract_path(path: str, *, max_side: int | None, options: dict[str, Any]
+                           ) -> Features:
+    """One file's features, for a worker process (a module function pickles by name)."""
+    return _load_and_extract(Path(path), max_side, options)
+
+
 def feature_cache(directory: str | os.PathLike, *, method: str = "rootsift",
                   max_side: int | None = 800, max_keypoints: int = 1000,
                   contrast_threshold: float = 0.01, copy_move: bool = False):
@@ -127,14 +134,16 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
                   method: str = "rootsift", max_side: int | None = 800,
                   max_keypoints: int = 1000, contrast_threshold: float = 0.01,
                   copy_move: bool = False, workers: int = 2, progress: bool = True,
-                  cache=None) -> tuple[dict[str, Features], list[dict[str, str]]]:
+                  cache=None, cluster=None
+                  ) -> tuple[dict[str, Features], list[dict[str, str]]]:
     """Features of every readable image, extracted once, in parallel.
 
     Options are those of :func:`extract_features` (``copy_move`` adds the dense
     copy-move search); threads as :func:`simlab.parallel.map_files`. ``cache`` (a
     :class:`~simlab.duplicates.cache.FeatureCache` made with the same options, see
     :func:`feature_cache`) gives the features of unchanged files without reading them,
-    and keeps those extracted.
+    and keeps those extracted. ``cluster`` (a :class:`simlab.distributed.Cluster`)
+    extracts on its workers; the cache is then read and written here, by the caller.
 
     Returns
     -------
@@ -160,8 +169,22 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
     extract_features(np.zeros((16, 16, 3), np.uint8), **options)  # bad options raise here
 
     listed, unlisted = scan_images(folder_or_paths)
-    features, skipped = map_files(lambda path: _load_and_extract(Path(path), max_side, options,
-                                                                 cache),
-                                  [str(p) for p in listed], workers=workers,
-                                  progress=progress, desc="features")
+    paths = [str(p) for p in listed]
+    if cluster is None:
+        features, skipped = map_files(
+            lambda path: _load_and_extract(Path(path), max_side, options, cache), paths,
+            workers=workers, progress=progress, desc="features")
+    else:
+        # Workers may not see the cache folder: look it up and fill it here.
+        found = {} if cache is None else {p: cache.get(p) for p in paths}
+        found = {p: f for p, f in found.items() if f is not None}
+        made, skipped = map_files(
+            functools.partial(_load_and_extract_path, max_side=max_side, options=options),
+            [p for p in paths if p not in found], progress=progress, desc="features",
+            cluster=cluster)
+        if cache is not None:
+            for path, value in made.items():
+                cache.put(path, value)
+        features = {p: found[p] if p in found else made[p] for p in paths
+                    if p in found or p in made}
     return features, list(unlisted) + skipped  # SVG, FIFOs, link loops... then unreadable

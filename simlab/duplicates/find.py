@@ -33,7 +33,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
          contrast_threshold: float = 0.01, ratio: float = 0.75,
          ransac_threshold: float = 4.0, workers: int = 2, progress: bool = True,
          features: dict[str, Features] | None = None, seed: int = 0,
-         exclude: Iterable[str | os.PathLike] = (), cache: str | os.PathLike | None = None):
+         exclude: Iterable[str | os.PathLike] = (), cache: str | os.PathLike | None = None,
+         cluster=None):
     """Duplicated images in a folder: flagged pairs, most certain first.
 
     Parameters
@@ -93,6 +94,9 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         keyed by the file's path, size and mtime and by the extraction options, see
         :mod:`simlab.duplicates.cache`): a second run extracts only new or changed
         files. ``stats["cache"]`` counts its hits and misses.
+    cluster : simlab.distributed.Cluster, optional
+        Extract features on a Dask cluster's workers (:func:`simlab.distributed.cluster`);
+        pruning and verification stay here, so the result is the same.
 
     Returns
     -------
@@ -153,7 +157,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                                 max_keypoints=max_keypoints,
                                 contrast_threshold=contrast_threshold, copy_move=copy_move)
     extracted, skipped = encode_folder([p for p in paths if p not in known], cache=on_disk,
-                                       **options)
+                                       cluster=cluster, **options)
     skipped = list(unlisted) + skipped  # SVG, FIFOs, link loops... then unreadable files
     known.update(extracted)
     names = [path for path in paths if path in known]  # listing order, readable only
