@@ -72,6 +72,11 @@ def test_corrupt_entries_are_rebuilt_not_crashed_on(folder, tmp_path):
     damaged[1].write_bytes(b"")
     with open(damaged[2], "wb") as handle:  # a valid npz without the features
         np.savez(handle, other=np.zeros(3))
+    # The results that need no features are reused: the damaged entries are not read.
+    untouched = find(folder, progress=False, cache=cache)
+    assert untouched.table.equals(first.table)
+    for name in ("verified.npz", "copy-move.npz", "candidates.npz"):
+        (cache / name).unlink()  # now every image's features are needed again
     again = find(folder, progress=False, cache=cache)
     assert again.stats["cache"]["rebuilt"] == 3 and again.stats["cache"]["hits"] == 0
     assert again.table.equals(first.table)
@@ -153,3 +158,20 @@ def test_second_run_reuses_candidates_verifications_and_copy_moves(folder, tmp_p
     Image.fromarray(samples.sample_image("chelsea", max_side=SIDE)).save(changed)
     fourth = find(folder, progress=False, cache=cache)
     assert fourth.stats["cache"]["copy-move_reused"] == 2
+
+
+def test_rerun_keeps_unchanged_pictures_and_redraws_changed_ones(folder, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["pairs", str(folder), "--out", str(out)]) == 0
+    pictures = sorted((out / "pictures").glob("*.jpg"))
+    assert pictures and (out / "pictures.json").is_file()
+    before = {p.name: p.stat().st_mtime_ns for p in pictures}
+    assert main(["pairs", str(folder), "--out", str(out)]) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "pictures").glob("*.jpg")} == before
+    # The copy changes (mirrored the other way): its picture is drawn again.
+    panel = samples.sample_image("astronaut", max_side=SIDE)
+    Image.fromarray(samples.flip(panel, "vertical")).save(folder / "b.png")
+    assert main(["pairs", str(folder), "--out", str(out)]) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "pictures").glob("*.jpg")}
+    assert after and all(after[name] != before.get(name) for name in after)
+    capsys.readouterr()

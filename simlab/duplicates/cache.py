@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import threading
 import zipfile
@@ -98,6 +99,24 @@ class FeatureCache:
 
     def _file(self, key: str) -> Path:
         return self.directory / "features" / key[:2] / f"{key}.npz"  # 256 folders
+
+    def has(self, path: str | os.PathLike) -> bool:
+        """Whether ``path`` as it is now has an entry (counted as a hit; an entry that
+        then fails to load is counted again by :meth:`load_entry`)."""
+        key = self.key(path)
+        found = key is not None and self._file(key).is_file()
+        if found:
+            with self._count:
+                self.hits += 1
+        return found
+
+    def load_entry(self, path: str | os.PathLike) -> dict[str, np.ndarray] | None:
+        """The entry :meth:`has` found, or None when it does not load (then counted as
+        a rebuilt miss instead of a hit)."""
+        found = self.get(path)
+        with self._count:
+            self.hits -= 1  # has() counted it already; get() counted it again
+        return found
 
     def get(self, path: str | os.PathLike) -> dict[str, np.ndarray] | None:
         """The cached features of ``path``, or None (absent, stale or unreadable)."""
@@ -209,7 +228,7 @@ def matches_from_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, dict]:
                     fields[name] = None
                     continue
                 shape, dtype = value
-                count = int(np.prod(shape)) if shape else 1
+                count = math.prod(shape)
                 start = offsets[name]
                 fields[name] = arrays[name][start:start + count].astype(
                     np.dtype(dtype)).reshape(shape)
@@ -247,6 +266,7 @@ class ResultStore:
         self._used: dict[str, Any] = {}
         self._guard = threading.Lock()
         self.hits = self.misses = 0
+        self._changed = False
         try:
             with np.load(self.file, allow_pickle=False) as stored:
                 self._stored = matches_from_arrays({name: stored[name]
@@ -274,10 +294,16 @@ class ResultStore:
     def put(self, key: str, match) -> None:
         with self._guard:
             self._used[key] = match
+            self._changed = True
 
     def save(self) -> None:
-        """Write the results used by this run (atomically); errors only cost speed."""
+        """Write the results used by this run (atomically); errors only cost speed.
+
+        Nothing is written when the run used exactly what was stored."""
         from ..files import atomic_path
+
+        if not self._changed and self._used.keys() == self._stored.keys():
+            return
 
         try:
             with atomic_path(self.file) as temporary:

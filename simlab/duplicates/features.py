@@ -166,7 +166,8 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
     options: dict[str, Any] = {"method": method, "max_keypoints": max_keypoints,
                                "contrast_threshold": contrast_threshold,
                                "copy_move": copy_move}
-    extract_features(np.zeros((16, 16, 3), np.uint8), **options)  # bad options raise here
+    # Bad options raise here, before any file (the dense search needs no check).
+    extract_features(np.zeros((16, 16, 3), np.uint8), **{**options, "copy_move": False})
 
     listed, unlisted = scan_images(folder_or_paths)
     paths = [str(p) for p in listed]

@@ -156,11 +156,18 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         on_disk = feature_cache(cache, method=method, max_side=max_side,
                                 max_keypoints=max_keypoints,
                                 contrast_threshold=contrast_threshold, copy_move=copy_move)
-    extracted, skipped = encode_folder([p for p in paths if p not in known], cache=on_disk,
+    # Cached features are read only when something needs them: a re-run that reuses
+    # every result below never opens them (a given ``features`` dict is filled whole).
+    deferred = {p for p in paths if p not in known and on_disk.has(p)} \
+        if on_disk is not None and features is None else set()
+    extracted, skipped = encode_folder([p for p in paths if p not in known
+                                        and p not in deferred], cache=on_disk,
                                        cluster=cluster, **options)
     skipped = list(unlisted) + skipped  # SVG, FIFOs, link loops... then unreadable files
     known.update(extracted)
-    names = [path for path in paths if path in known]  # listing order, readable only
+    names = [path for path in paths if path in known or path in deferred]  # listing order
+    if deferred:
+        known = _Deferred(known, on_disk, max_side, options)
     seconds = {"extract": time.perf_counter() - started}
 
     # With a cache, what depends only on unchanged files is reused too: the candidate
@@ -265,6 +272,29 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                        [(names[i], names[j], mirrored, similarity)
                         for i, j, mirrored, similarity in candidates], stats,
                        verified=[m for m in best.values() if m.kind != "none"])
+
+
+class _Deferred(dict):
+    """Features by path, read from the cache on first use (extracted again when the
+    entry does not load)."""
+
+    def __init__(self, known, cache, max_side, options):
+        super().__init__(known)
+        self._cache, self._max_side = cache, max_side
+        self._options = {k: options[k] for k in ("method", "max_keypoints",
+                                                 "contrast_threshold", "copy_move")}
+
+    def __missing__(self, path):
+        from pathlib import Path
+
+        from .features import _load_and_extract
+
+        found = self._cache.load_entry(path)
+        if found is None:  # damaged since it was listed: extract (and store) again
+            found = _load_and_extract(Path(path), self._max_side, self._options)
+            self._cache.put(path, found)
+        self[path] = found  # threads may both read it once; either copy is the same
+        return found
 
 
 def _gate(threshold: float | None, min_inliers: int | None,
