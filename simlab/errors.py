@@ -35,6 +35,10 @@ __all__ = [
     "WidgetAssetsMissingError",
     "IndexLockedError",
     "IndexConflictError",
+    "PdfError",
+    "NotAPdfError",
+    "EncryptedPdfError",
+    "DamagedPdfError",
 ]
 
 
@@ -180,3 +184,19 @@ class IndexLockedError(IndexError_):
 
 class IndexConflictError(IndexError_):
     """The index changed on disk since it was loaded: saving would lose that update."""
+
+
+class PdfError(SimlabError):
+    """A PDF cannot be read (base class of the PDF errors)."""
+
+
+class NotAPdfError(PdfError):
+    """The file does not start like a PDF (``%PDF-``)."""
+
+
+class EncryptedPdfError(PdfError):
+    """The PDF is password-protected: simlab cannot read its pages without the password."""
+
+
+class DamagedPdfError(PdfError):
+    """The PDF starts like one but its structure is truncated or corrupt."""

@@ -1,0 +1,273 @@
+"""Split a composite figure into its panels, and read the panel letters.
+
+A multi-panel figure is a grid (or a nest of rows and columns) of pictures separated by
+**gutters**: rows or columns of the figure's background colour. The splitter cuts along
+them recursively (an XY-cut): rows of background that cross the whole piece, then
+columns, then rows again inside each part, until no gutter is left. Each piece is trimmed
+of its background margin. Pieces too small to be a panel are the letters (A, B, C...)
+and stray marks printed in the gutters; a letter beside a panel's top-left corner names
+that panel.
+
+Letters are read cheaply, without an OCR engine: a small isolated blob of dark ink is
+compared (normalised correlation) with the letters A-I rendered in DejaVu Sans Bold (the
+font matplotlib ships) and a few common sans-serif weights; below a clear match the
+label stays ``None``.
+
+Limits: a figure without gutters (panels touching, or a single picture) is kept whole;
+panels that overlap, insets and non-rectangular layouts are not separated; a gutter whose
+colour differs from the figure's border is not seen; letters drawn inside a panel over the
+picture are not read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["Panel", "split_panels", "read_label", "LETTERS"]
+
+#: The letters a panel label is read as.
+LETTERS = "ABCDEFGHIJ"
+
+#: A panel is at least this share of the figure's shorter side, and this many pixels.
+MIN_PANEL_SHARE = 0.12
+MIN_PANEL_PIXELS = 40
+#: Colour distance (max over channels) within which a pixel counts as background.
+BACKGROUND_TOLERANCE = 18
+#: A line is a gutter when this share of it is background (JPEG noise, stray marks).
+GUTTER_SHARE = 0.995
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a figure.
+
+    Attributes
+    ----------
+    index : int
+        1-based, in reading order.
+    box : tuple of int
+        ``(x0, y0, x1, y1)`` in the figure's pixels.
+    label : str or None
+        The letter printed beside it, when one was read.
+    """
+
+    index: int
+    box: tuple[int, int, int, int]
+    label: str | None = None
+
+
+def _background(image: np.ndarray) -> np.ndarray | None:
+    """The figure's background colour (its border's), or None when the border is not plain."""
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(int)
+    # The commonest border colour (coarsely binned): panels may touch the figure's edge,
+    # so the ground shows on only part of the border (its top row, above the letters).
+    bins = border // 16
+    keys, counts = np.unique(bins, axis=0, return_counts=True)
+    common = keys[int(np.argmax(counts))]
+    colour = np.median(border[(bins == common).all(axis=1)], axis=0)
+    plain = (np.abs(border - colour).max(axis=1) <= BACKGROUND_TOLERANCE).mean()
+    return colour if plain >= 0.2 else None
+
+
+def _runs(line_is_gutter: np.ndarray, shortest: int) -> list[tuple[int, int]]:
+    """Content intervals between gutters at least ``shortest`` long (margins dropped)."""
+    pieces, start, gap = [], None, 0
+    for position, gutter in enumerate(line_is_gutter):
+        if gutter:
+            gap += 1
+            if start is not None and gap >= shortest:
+                pieces.append((start, position - gap + 1))
+                start = None
+        else:
+            if start is None:
+                start = position
+            gap = 0
+    if start is not None:
+        end = len(line_is_gutter)
+        while end > start and line_is_gutter[end - 1]:
+            end -= 1
+        pieces.append((start, end))
+    return pieces
+
+
+def _cut(mask: np.ndarray, box, shortest: int, depth: int = 0) -> list[tuple[int, ...]]:
+    """Recursive XY-cut of the content ``mask`` (True: not background) inside ``box``."""
+    x0, y0, x1, y1 = box
+    part = mask[y0:y1, x0:x1]
+    rows = (~part).mean(axis=1) >= GUTTER_SHARE
+    columns = (~part).mean(axis=0) >= GUTTER_SHARE
+    if rows.all():
+        return []
+    row_runs = _runs(rows, shortest)
+    column_runs = _runs(columns, shortest)
+    if len(row_runs) <= 1 and len(column_runs) <= 1:  # no gutter left: trim and stop
+        (top, bottom), (left, right) = row_runs[0], column_runs[0]
+        return [(x0 + left, y0 + top, x0 + right, y0 + bottom)]
+    if depth > 12:
+        return [box]
+    pieces = []
+    if len(row_runs) > 1:
+        for top, bottom in row_runs:
+            pieces += _cut(mask, (x0, y0 + top, x1, y0 + bottom), shortest, depth + 1)
+    else:
+        for left, right in column_runs:
+            pieces += _cut(mask, (x0 + left, y0, x0 + right, y1), shortest, depth + 1)
+    return pieces
+
+
+@lru_cache(maxsize=1)
+def _templates() -> tuple[str, np.ndarray]:
+    """Letters rendered in the fonts matplotlib ships, as 24x24 normalised arrays."""
+    import cv2
+    from matplotlib import font_manager
+    from PIL import Image, ImageDraw, ImageFont
+
+    names, arrays = [], []
+    for weight in ("bold", "normal"):
+        font = ImageFont.truetype(font_manager.findfont(font_manager.FontProperties(
+            family="DejaVu Sans", weight=weight)), 64)
+        for letter in LETTERS + LETTERS.lower():
+            canvas = Image.new("L", (96, 96), 0)
+            ImageDraw.Draw(canvas).text((10, 0), letter, fill=255, font=font)
+            ink = np.asarray(canvas) > 127
+            ys, xs = np.nonzero(ink)
+            glyph = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.float32)
+            names.append(letter.upper())
+            arrays.append(_normalised(cv2.resize(glyph, (24, 24),
+                                                 interpolation=cv2.INTER_AREA)))
+    return "".join(names), np.stack(arrays)
+
+
+def _normalised(glyph: np.ndarray) -> np.ndarray:
+    glyph = glyph - glyph.mean()
+    norm = np.linalg.norm(glyph)
+    return glyph / norm if norm > 0 else glyph
+
+
+def read_label(image: np.ndarray, *, min_correlation: float = 0.75) -> str | None:
+    """The letter in a small crop (dark ink on a light ground, or the reverse), or None.
+
+    Examples
+    --------
+    >>> from PIL import Image, ImageDraw, ImageFont
+    >>> from matplotlib import font_manager
+    >>> font = ImageFont.truetype(font_manager.findfont(font_manager.FontProperties(
+    ...     family="DejaVu Sans", weight="bold")), 20)
+    >>> canvas = Image.new("RGB", (30, 30), "white")
+    >>> ImageDraw.Draw(canvas).text((5, 2), "C", fill="black", font=font)
+    >>> read_label(np.asarray(canvas))
+    'C'
+    """
+    import cv2
+
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    if grey.size == 0 or grey.max() - grey.min() < 60:
+        return None
+    ink = grey < (int(grey.max()) + int(grey.min())) / 2
+    if ink.mean() > 0.5:  # light letter on a dark ground
+        ink = ~ink
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), 8)
+    if count < 2:
+        return None
+    # The letter is the largest blob; specks and neighbours' edges are smaller.
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h, _ = stats[largest]
+    if h < 6 or w < 3 or w > 3 * h:
+        return None
+    glyph = (labels[y:y + h, x:x + w] == largest).astype(np.float32)
+    glyph = _normalised(cv2.resize(glyph, (24, 24), interpolation=cv2.INTER_AREA))
+    names, templates = _templates()
+    scores = templates.reshape(len(names), -1) @ glyph.ravel()
+    best = int(np.argmax(scores))
+    return names[best] if scores[best] >= min_correlation else None
+
+
+def split_panels(image: np.ndarray, *, min_panel_share: float = MIN_PANEL_SHARE,
+                 read_labels: bool = True) -> list[Panel]:
+    """The panels of a figure, in reading order; one panel (the whole) without gutters.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W, 3)`` uint8 RGB figure.
+    min_panel_share : float
+        Pieces whose sides are both below this share of the figure's shorter side are
+        letters or marks, not panels.
+    read_labels : bool
+        Read the letter beside each panel (see :func:`read_label`).
+
+    Returns
+    -------
+    list of Panel
+        Boxes in the figure's pixels. A figure whose border is not a plain colour, or
+        that has no gutter, comes back as a single panel covering it.
+
+    Examples
+    --------
+    >>> figure = np.full((100, 210, 3), 255, np.uint8)
+    >>> rng = np.random.default_rng(0)
+    >>> figure[10:90, 5:100] = rng.integers(0, 200, (80, 95, 3))
+    >>> figure[10:90, 110:205] = rng.integers(0, 200, (80, 95, 3))
+    >>> [p.box for p in split_panels(figure)]
+    [(5, 10, 100, 90), (110, 10, 205, 90)]
+    >>> [p.box for p in split_panels(rng.integers(0, 255, (50, 60, 3), dtype=np.uint8))]
+    [(0, 0, 60, 50)]
+    """
+    height, width = image.shape[:2]
+    whole = [Panel(1, (0, 0, width, height))]
+    colour = _background(image)
+    if colour is None:
+        return whole
+    content = np.abs(image.astype(np.int16) - colour.astype(np.int16)).max(axis=2) \
+        > BACKGROUND_TOLERANCE
+    shortest = max(2, int(round(min(height, width) * 0.004)))
+    pieces = _cut(content, (0, 0, width, height), shortest)
+    smallest = max(MIN_PANEL_PIXELS, min_panel_share * min(height, width))
+    panels = [p for p in pieces if (p[2] - p[0]) >= smallest and (p[3] - p[1]) >= smallest]
+    marks = [p for p in pieces if p not in panels]
+    if len(panels) <= 1:
+        return whole  # one picture: kept whole, with its margin
+
+    panels.sort(key=lambda p: (p[1], p[0]))
+    panels = _reading_order(panels)
+    labels = _labels(image, panels, marks) if read_labels else [None] * len(panels)
+    return [Panel(i, tuple(int(v) for v in box), label)
+            for i, (box, label) in enumerate(zip(panels, labels), start=1)]
+
+
+def _reading_order(boxes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Rows (boxes whose vertical extents overlap) top to bottom, each left to right."""
+    rows: list[list[tuple[int, ...]]] = []
+    for box in sorted(boxes, key=lambda b: b[1]):
+        for row in rows:
+            top, bottom = min(b[1] for b in row), max(b[3] for b in row)
+            if box[1] < bottom and box[3] > top and box[1] - top < (bottom - top) / 2:
+                row.append(box)
+                break
+        else:
+            rows.append([box])
+    return [box for row in rows for box in sorted(row, key=lambda b: b[0])]
+
+
+def _labels(image: np.ndarray, panels, marks) -> list[str | None]:
+    """The letter of each panel: a mark just above or left of its top-left corner."""
+    labels: list[str | None] = []
+    for x0, y0, x1, y1 in panels:
+        reach = max(8, int(0.25 * min(x1 - x0, y1 - y0)))
+        near = [m for m in marks
+                if m[2] <= x0 + reach and m[0] >= x0 - reach
+                and m[3] <= y0 + reach and m[1] >= y0 - reach
+                and (m[3] <= y0 + 2 or m[2] <= x0 + 2)]  # outside the panel
+        near.sort(key=lambda m: abs(m[0] - x0) + abs(m[3] - y0))
+        label = None
+        for m in near[:2]:
+            pad = 2
+            crop = image[max(0, m[1] - pad):m[3] + pad, max(0, m[0] - pad):m[2] + pad]
+            label = read_label(crop)
+            if label:
+                break
+        labels.append(label)
+    return labels
