@@ -168,23 +168,28 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
     # The report may sit inside the folder: never read its pictures back as input.
     kind, value = _pairs_threshold(args.threshold) if args.threshold else ("nfa", 0.0)
     rule = {"max_log_nfa": value} if kind == "nfa" else {"threshold": value}
-    inputs = args.inputs
+    from .duplicates.cache import DEFAULT_NAME
     from .duplicates.papers import split_inputs
 
-    pdfs = split_inputs(inputs, exclude=[args.out])[0] if any(
+    cache = None if args.no_cache else (args.cache or os.path.join(args.out, DEFAULT_NAME))
+    inputs = args.inputs
+    excluded = [args.out] + ([cache] if cache else [])
+    pdfs = split_inputs(inputs, exclude=excluded)[0] if any(
         Path(p).is_dir() or Path(p).suffix.lower() == ".pdf" for p in inputs) else []
     if len(inputs) == 1 and Path(inputs[0]).is_dir() and not pdfs:
-        result = find(inputs[0], method=args.method, max_side=args.max_side,
-                      workers=args.workers, exclude=[args.out], copy_move=args.copy_move,
-                      **rule)
+        with _cluster(args, progress=not args.json) as cluster:
+            result = find(inputs[0], method=args.method, max_side=args.max_side,
+                          workers=args.threads, exclude=excluded,
+                          copy_move=args.copy_move, cache=cache, cluster=cluster, **rule)
     else:  # PDFs, or several files and folders: panels and files, with their sources
         from .duplicates.papers import find_in_papers
         from .pdf import count_pages
 
         if len(inputs) == 1 and Path(inputs[0]).suffix.lower() == ".pdf":
             count_pages(inputs[0])  # one PDF it cannot read: one error line, exit 2
+        # Panels are not files: the per-file feature cache and the cluster do not apply.
         result = find_in_papers(inputs, method=args.method, max_side=args.max_side,
-                                workers=args.workers, exclude=[args.out],
+                                workers=args.threads, exclude=excluded,
                                 copy_move=args.copy_move, dpi=args.dpi,
                                 split=args.split, **rule)
     table = write_report(result, args.out, max_side=args.max_side)
@@ -326,9 +331,10 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from .index import build
 
     options = {"max_side": args.max_side}
-    index = build(args.dir, method=args.method, path=args.index, rebuild=args.rebuild,
-                  workers=args.workers, progress=not args.json,
-                  **{k: v for k, v in options.items() if v is not None})
+    with _cluster(args, progress=not args.json) as cluster:
+        index = build(args.dir, method=args.method, path=args.index, rebuild=args.rebuild,
+                      workers=args.threads, progress=not args.json, cluster=cluster,
+                      **{k: v for k, v in options.items() if v is not None})
     summary = index.last_update
     if args.json:
         print(json.dumps({"index": os.path.abspath(args.index), "method": index.method,
@@ -400,8 +406,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
 def add_index_parsers(subparsers) -> None:
     """Add the ``index`` and ``search`` commands to ``simlab``'s subparsers.
 
-    ``simlab index DIR --index PATH [--method M] [--max-side PX] [--workers N]
-    [--rebuild] [--json]`` builds or updates an index; ``simlab search QUERY... --index
+    ``simlab index DIR --index PATH [--method M] [--max-side PX] [--threads N]
+    [--workers N | --scheduler ADDRESS] [--rebuild] [--json]`` builds or updates an index; ``simlab search QUERY... --index
     PATH [--top K] [--json]`` searches it. ``--json`` prints ``[{"query": ...,
     "matches": <count>, "results": [{"rank": 1, "path": <absolute path>, "score": ...,
     "match": <bool>, "region": [left, top, right, bottom] or null, "details": {...}}]}]``
@@ -429,7 +435,7 @@ def add_index_parsers(subparsers) -> None:
                        help=f"default {DEFAULT_METHOD} (or the existing index's method)")
     index.add_argument("--max-side", type=int, default=None, metavar="PX",
                        help="shrink images to this longest side first (default 640)")
-    index.add_argument("--workers", type=int, default=2, help="threads (default 2)")
+    _add_parallel_options(index)
     index.add_argument("--rebuild", action="store_true",
                        help="ignore an existing index at PATH and start over")
     index.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -448,6 +454,43 @@ def add_index_parsers(subparsers) -> None:
                      "reported and the others are still searched; the exit status is then "
                      f"{EXIT_SOME_FAILED}. One bad query alone exits 2.")
     search.set_defaults(func=_cmd_search)
+
+
+def _add_parallel_options(parser) -> None:
+    """``--threads`` (one process), ``--workers`` / ``--scheduler`` (Dask)."""
+    parser.add_argument("--threads", type=_at_least_one, default=2, metavar="N",
+                        help="threads in this process (default 2)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_at_least_one, default=None, metavar="N",
+                       help="extract features on a local Dask cluster of N worker "
+                       "processes (needs dask[distributed]; without it, or --scheduler, "
+                       "Dask is not used)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="extract features on the running Dask scheduler at ADDRESS "
+                       "(tcp://host:8786); its workers must see the images at the same "
+                       "paths")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _cluster(args: argparse.Namespace, *, progress: bool):
+    """The Dask cluster ``--workers`` / ``--scheduler`` ask for (imported only then), or
+    a context giving None."""
+    import contextlib
+
+    if args.workers is None and args.scheduler is None:
+        return contextlib.nullcontext(None)
+    from .distributed import cluster
+
+    return cluster(workers=args.workers, address=args.scheduler, progress=progress)
 
 
 def _pixels(text: str, *, zero_means_full: bool = False) -> int:
@@ -527,7 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: on; --no-copy-move compares images only)")
     pairs.add_argument("--max-side", type=_max_side, default=800, metavar="PX",
                        help="shrink images to this longest side first (default 800)")
-    pairs.add_argument("--workers", type=int, default=2, help="threads (default 2)")
+    _add_parallel_options(pairs)
+    pairs.add_argument("--cache", default=None, metavar="DIR",
+                       help="keep each image's features there between runs, so a second "
+                       "run extracts only new or changed files (default OUT/cache)")
+    pairs.add_argument("--no-cache", action="store_true",
+                       help="extract every image again and keep nothing")
     pairs.add_argument("--json", action="store_true", help="print JSON")
     pairs.add_argument("--split", action=argparse.BooleanOptionalAction, default=True,
                        help="split the figures of PDFs into panels at their gutters "

@@ -64,12 +64,13 @@ def parallel_map(function: Callable, items: Sequence, *, workers: int = 2,
 
 
 def map_files(function: Callable[[str], Any], paths: Iterable[str], *, workers: int = 2,
-              progress: bool = True, desc: str = "", unit: str = "image"
+              progress: bool = True, desc: str = "", unit: str = "image", cluster=None
               ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Apply ``function`` to each file; collect results and the files it could not read.
 
     A :class:`~simlab.errors.SimlabError` for one file skips that file with its reason;
-    it never ends the batch.
+    it never ends the batch. With ``cluster`` (a :class:`simlab.distributed.Cluster`)
+    the files are spread over its worker processes instead of ``workers`` threads.
 
     Returns
     -------
@@ -88,6 +89,10 @@ def map_files(function: Callable[[str], Any], paths: Iterable[str], *, workers: 
     >>> map_files(work, ["good", "bad"], progress=False)
     ({'good': 4}, [{'path': 'bad', 'reason': 'not an image'}])
     """
+    if cluster is not None:
+        return cluster.map_files(function, list(paths), progress=progress, desc=desc,
+                                 unit=unit)
+
     def guarded(path: str):
         try:
             return path, function(path), None

@@ -162,3 +162,23 @@ def test_hard_scores_follow_the_rules():
     assert scored["summary"]["collage_all_found@5"] == 1.0
     assert scored["summary"]["false_match_no_source"] == 0.5
     assert scored["summary"]["recall@1"] == 0.5
+
+
+def test_images_sharing_a_region_are_relatives_and_strangers_are_not(tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    from simlab.bench import hard_search
+
+    (tmp_path / "db").mkdir()
+    astronaut = data.astronaut()
+    # The same face region under another name: a retouched variant a name family misses.
+    variant = astronaut[40:360, 80:400].copy()
+    variant[:40] = 255
+    pictures = {"astronaut.jpg": astronaut, "face-retouched.jpg": variant,
+                "coffee.jpg": data.coffee(), "rocket.jpg": data.rocket()}
+    for name, image in pictures.items():
+        Image.fromarray(image).save(tmp_path / "db" / name, quality=92)
+    relatives = hard_search.content_relatives(tmp_path, sorted(pictures), progress=False)
+    assert relatives == {"astronaut.jpg": ["face-retouched.jpg"],
+                         "face-retouched.jpg": ["astronaut.jpg"]}

@@ -6,6 +6,7 @@ allow_pickle=False)`` round-trip them), so a cache can hold them.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Iterable
@@ -15,7 +16,7 @@ import numpy as np
 from ..errors import InvalidParameterError
 from ..registry import Features
 
-__all__ = ["extract_features", "encode_folder", "METHODS"]
+__all__ = ["extract_features", "encode_folder", "feature_cache", "METHODS"]
 
 #: Keypoint methods whose descriptors have the SIFT layout that mirroring permutes.
 METHODS = ("rootsift", "sift")
@@ -84,22 +85,65 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
     return features
 
 
-def _load_and_extract(path: Path, max_side: int | None, options: dict[str, Any]) -> Features:
+def _load_and_extract(path: Path, max_side: int | None, options: dict[str, Any],
+                      cache=None) -> Features:
     from ..io import load_scaled
 
+    if cache is not None:
+        found = cache.get(path)
+        if found is not None:
+            return found
     image, scale = load_scaled(path, max_side)
-    return extract_features(image, scale=scale, **options)
+    features = extract_features(image, scale=scale, **options)
+    if cache is not None:  # written as made: an interrupted run keeps what it did
+        cache.put(path, features)
+    return features
+
+
+def _load_and_extract_path(path: str, *, max_side: int | None, options: dict[str, Any]
+                           ) -> Features:
+    """One file's features, for a worker process (a module function pickles by name)."""
+    return _load_and_extract(Path(path), max_side, options)
+
+
+def feature_cache(directory: str | os.PathLike, *, method: str = "rootsift",
+                  max_side: int | None = 800, max_keypoints: int = 1000,
+                  contrast_threshold: float = 0.01, copy_move: bool = False):
+    """The on-disk cache (:class:`simlab.duplicates.cache.FeatureCache`) of features
+    extracted with these options, in ``directory``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> feature_cache(tempfile.mkdtemp()).hits
+    0
+    """
+    from .cache import FeatureCache
+
+    required = ["points", "sizes", "angles", "descriptors", "shape", "scale", "descriptor"]
+    if copy_move:
+        required += ["copy_move_points_a", "copy_move_points_b", "copy_move_solid",
+                     "copy_move_share", "copy_move_block", "copy_move_itself"]
+    settings = {"job": "pairs", "method": method, "max_side": max_side,
+                "max_keypoints": max_keypoints, "contrast_threshold": contrast_threshold,
+                "copy_move": bool(copy_move)}
+    return FeatureCache(directory, settings, required=required)
 
 
 def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                   method: str = "rootsift", max_side: int | None = 800,
                   max_keypoints: int = 1000, contrast_threshold: float = 0.01,
-                  copy_move: bool = False, workers: int = 2, progress: bool = True
+                  copy_move: bool = False, workers: int = 2, progress: bool = True,
+                  cache=None, cluster=None
                   ) -> tuple[dict[str, Features], list[dict[str, str]]]:
     """Features of every readable image, extracted once, in parallel.
 
     Options are those of :func:`extract_features` (``copy_move`` adds the dense
-    copy-move search); threads as :func:`simlab.parallel.map_files`.
+    copy-move search); threads as :func:`simlab.parallel.map_files`. ``cache`` (a
+    :class:`~simlab.duplicates.cache.FeatureCache` made with the same options, see
+    :func:`feature_cache`) gives the features of unchanged files without reading them,
+    and keeps those extracted. ``cluster`` (a :class:`simlab.distributed.Cluster`)
+    extracts on its workers; the cache is then read and written here, by the caller.
 
     Returns
     -------
@@ -122,10 +166,26 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
     options: dict[str, Any] = {"method": method, "max_keypoints": max_keypoints,
                                "contrast_threshold": contrast_threshold,
                                "copy_move": copy_move}
-    extract_features(np.zeros((16, 16, 3), np.uint8), **options)  # bad options raise here
+    # Bad options raise here, before any file (the dense search needs no check).
+    extract_features(np.zeros((16, 16, 3), np.uint8), **{**options, "copy_move": False})
 
     listed, unlisted = scan_images(folder_or_paths)
-    features, skipped = map_files(lambda path: _load_and_extract(Path(path), max_side, options),
-                                  [str(p) for p in listed], workers=workers,
-                                  progress=progress, desc="features")
+    paths = [str(p) for p in listed]
+    if cluster is None:
+        features, skipped = map_files(
+            lambda path: _load_and_extract(Path(path), max_side, options, cache), paths,
+            workers=workers, progress=progress, desc="features")
+    else:
+        # Workers may not see the cache folder: look it up and fill it here.
+        found = {} if cache is None else {p: cache.get(p) for p in paths}
+        found = {p: f for p, f in found.items() if f is not None}
+        made, skipped = map_files(
+            functools.partial(_load_and_extract_path, max_side=max_side, options=options),
+            [p for p in paths if p not in found], progress=progress, desc="features",
+            cluster=cluster)
+        if cache is not None:
+            for path, value in made.items():
+                cache.put(path, value)
+        features = {p: found[p] if p in found else made[p] for p in paths
+                    if p in found or p in made}
     return features, list(unlisted) + skipped  # SVG, FIFOs, link loops... then unreadable

@@ -33,7 +33,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
          contrast_threshold: float = 0.01, ratio: float = 0.75,
          ransac_threshold: float = 4.0, workers: int = 2, progress: bool = True,
          features: dict[str, Features] | None = None, seed: int = 0,
-         exclude: Iterable[str | os.PathLike] = ()):
+         exclude: Iterable[str | os.PathLike] = (), cache: str | os.PathLike | None = None,
+         cluster=None):
     """Duplicated images in a folder: flagged pairs, most certain first.
 
     Parameters
@@ -88,6 +89,14 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         Seeds the vocabulary sample, so runs are repeatable.
     exclude : iterable of path
         Folders inside ``folder_or_paths`` not to read (the report's own folder).
+    cache : path, optional
+        A folder keeping each image's features between runs (one ``.npz`` per image,
+        keyed by the file's path, size and mtime and by the extraction options, see
+        :mod:`simlab.duplicates.cache`): a second run extracts only new or changed
+        files. ``stats["cache"]`` counts its hits and misses.
+    cluster : simlab.distributed.Cluster, optional
+        Extract features on a Dask cluster's workers (:func:`simlab.distributed.cluster`);
+        pruning and verification stay here, so the result is the same.
 
     Returns
     -------
@@ -140,23 +149,68 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     listed, unlisted = scan_images(folder_or_paths, exclude=exclude)
     paths = list(dict.fromkeys(str(p) for p in listed))  # no repeats
     known = features if features is not None else {}
-    extracted, skipped = encode_folder([p for p in paths if p not in known], **options)
+    on_disk = None
+    if cache is not None:
+        from .features import feature_cache
+
+        on_disk = feature_cache(cache, method=method, max_side=max_side,
+                                max_keypoints=max_keypoints,
+                                contrast_threshold=contrast_threshold, copy_move=copy_move)
+    # Cached features are read only when something needs them: a re-run that reuses
+    # every result below never opens them (a given ``features`` dict is filled whole).
+    deferred = {p for p in paths if p not in known and on_disk.has(p)} \
+        if on_disk is not None and features is None else set()
+    extracted, skipped = encode_folder([p for p in paths if p not in known
+                                        and p not in deferred], cache=on_disk,
+                                       cluster=cluster, **options)
     skipped = list(unlisted) + skipped  # SVG, FIFOs, link loops... then unreadable files
     known.update(extracted)
-    names = [path for path in paths if path in known]  # listing order, readable only
+    names = [path for path in paths if path in known or path in deferred]  # listing order
+    if deferred:
+        known = _Deferred(known, on_disk, max_side, options)
     seconds = {"extract": time.perf_counter() - started}
 
+    # With a cache, what depends only on unchanged files is reused too: the candidate
+    # pairs of the same folder, each pair's verification, each image's copy-move search.
+    stores = {}
+    if on_disk is not None:
+        from .cache import ResultStore, key_of, load_candidates, save_candidates
+
+        image_keys = {name: on_disk.key(name) for name in names}
+        stores = {kind: ResultStore(on_disk.directory, kind)
+                  for kind in ("verified", "copy-move")}
+
     clock = time.perf_counter()
-    candidates = candidate_pairs([known[p]["descriptors"] for p in names],
-                                 neighbours=neighbours, seed=seed)
+    candidates = None
+    if on_disk is not None:
+        folder_key = key_of("candidates", [image_keys[n] for n in names], neighbours, seed)
+        candidates = load_candidates(on_disk.directory, folder_key)
+    if candidates is None:
+        candidates = candidate_pairs([known[p]["descriptors"] for p in names],
+                                     neighbours=neighbours, seed=seed)
+        if on_disk is not None:
+            save_candidates(on_disk.directory, folder_key, candidates)
     seconds["prune"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     verify = dict(ratio=ratio, ransac_threshold=ransac_threshold)
-    results = parallel_map(
-        lambda c: verify_pair(known[names[c[0]]], known[names[c[1]]], mirrored=c[2],
-                              names=(names[c[0]], names[c[1]]), **verify),
-        candidates, workers=workers, progress=progress, desc="verify", unit="pair", leave=False)
+
+    def verified(candidate):
+        i, j, mirrored, _ = candidate
+        if "verified" in stores:
+            key = key_of("verified", image_keys[names[i]], image_keys[names[j]],
+                         mirrored, verify)
+            match = stores["verified"].get(key, names[i], names[j])
+            if match is not None:
+                return match
+        match = verify_pair(known[names[i]], known[names[j]], mirrored=mirrored,
+                            names=(names[i], names[j]), **verify)
+        if "verified" in stores:
+            stores["verified"].put(key, match)
+        return match
+
+    results = parallel_map(verified, candidates, workers=workers, progress=progress,
+                           desc="verify", unit="pair", leave=False)
     # The comparisons made, which a significance pays for: every pair could have been
     # sent to verification, plain and mirrored (pruning chose among them all).
     tests = {"cross-image": 2 * len(names) * (len(names) - 1) // 2,
@@ -172,16 +226,27 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
 
     clock = time.perf_counter()
     if copy_move:
+        def copy_moved(name):
+            if "copy-move" in stores:
+                key = key_of("copy-move", image_keys[name], tests["copy-move"], verify)
+                match = stores["copy-move"].get(key, name, name)
+                if match is not None:
+                    return match
+            match = find_copy_move(known[name], name=name, tests=tests["copy-move"],
+                                   **verify)
+            if "copy-move" in stores:
+                stores["copy-move"].put(key, match)
+            return match
+
         with one_blas_thread():  # the workers are the parallelism
-            found = parallel_map(lambda name: find_copy_move(known[name], name=name,
-                                                             tests=tests["copy-move"],
-                                                             **verify),
-                                 names, workers=workers, progress=progress, desc="copy-move",
-                                 unit="image", leave=False)
+            found = parallel_map(copy_moved, names, workers=workers, progress=progress,
+                                 desc="copy-move", unit="image", leave=False)
         for match in found:
             # find_copy_move counted the images: only the probability is added here.
             best[(match.a, match.b)] = with_significance(match, tests=1, job="copy-move")
     seconds["copy_move"] = time.perf_counter() - clock
+    for store in stores.values():
+        store.save()
 
     gate = _gate(threshold, min_inliers, min_inlier_ratio, 10.0 ** bound if bound > -300
                  else 0.0, max_log_nfa=bound)
@@ -194,6 +259,10 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         "pairs_possible": len(names) * (len(names) - 1) // 2, "flagged": len(flagged),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "tests": tests,
+        **({"cache": {"folder": os.fspath(cache), "hits": on_disk.hits,
+                      "misses": on_disk.misses, "rebuilt": on_disk.rebuilt,
+                      **{f"{kind}_reused": store.hits for kind, store in stores.items()}}}
+           if on_disk is not None else {}),
         "options": {**options, "threshold": threshold, "min_inliers": min_inliers,
                     "min_inlier_ratio": min_inlier_ratio, "max_nfa": max_nfa,
                     "max_log_nfa": bound,
@@ -203,6 +272,29 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                        [(names[i], names[j], mirrored, similarity)
                         for i, j, mirrored, similarity in candidates], stats,
                        verified=[m for m in best.values() if m.kind != "none"])
+
+
+class _Deferred(dict):
+    """Features by path, read from the cache on first use (extracted again when the
+    entry does not load)."""
+
+    def __init__(self, known, cache, max_side, options):
+        super().__init__(known)
+        self._cache, self._max_side = cache, max_side
+        self._options = {k: options[k] for k in ("method", "max_keypoints",
+                                                 "contrast_threshold", "copy_move")}
+
+    def __missing__(self, path):
+        from pathlib import Path
+
+        from .features import _load_and_extract
+
+        found = self._cache.load_entry(path)
+        if found is None:  # damaged since it was listed: extract (and store) again
+            found = _load_and_extract(Path(path), self._max_side, self._options)
+            self._cache.put(path, found)
+        self[path] = found  # threads may both read it once; either copy is the same
+        return found
 
 
 def _gate(threshold: float | None, min_inliers: int | None,

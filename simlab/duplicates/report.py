@@ -276,6 +276,47 @@ def _source(sources: dict, name: str) -> dict[str, Any]:
     return {key: found.get(key) for key in SOURCE_KEYS}
 
 
+#: What each picture of ``pictures/`` was drawn from (a hash), so a re-run redraws only
+#: the pictures whose finding or files changed.
+DRAWN = "pictures.json"
+#: Part of every picture's hash: raise it when the drawing changes.
+PICTURE_VERSION = 1
+
+
+def _read_drawn(path: Path) -> dict[str, str]:
+    import json
+
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in record.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(record, dict) else {}
+
+
+def _picture_key(match, max_side) -> str | None:
+    """A hash of everything the picture of ``match`` shows (None: cannot tell)."""
+    import hashlib
+
+    digest = hashlib.sha256(repr((PICTURE_VERSION, max_side, match.row(), match.log_nfa,
+                                  match.probability, match.ruled_out, match.reasons,
+                                  match.frame)).encode("utf-8", "surrogateescape"))
+    for path in dict.fromkeys((match.a, match.b)):
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        digest.update(f"{os.path.abspath(path)}\0{info.st_size}\0{info.st_mtime_ns}".encode(
+            "utf-8", "surrogateescape"))
+    for array in (match.points_a, match.points_b, match.region_a, match.region_b,
+                  match.matrix):
+        if array is not None:
+            array = np.ascontiguousarray(array)
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
                  progress: bool = True):
     """Write ``pairs.csv``, ``skipped.csv``, ``groups.csv``, ``redundant.csv``, one JPEG
@@ -321,9 +362,18 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
     matches = result.matches
     names = []
     rows = list(result.table.itertuples(index=False))
+    # A re-run that finds the same thing keeps the pictures it would draw again the same.
+    drawn_before = _read_drawn(out / DRAWN)
+    drawn = {}
     for rank, row in enumerate(tqdm(rows, desc="pictures", unit="pair", disable=not progress,
                                     leave=False), start=1):
         match = matches[(row.a, row.b)]
+        name = _picture_name(rank, match)
+        key = _picture_key(match, max_side)  # None for panels of PDFs: always redrawn
+        drawn[name] = key
+        if key is not None and drawn_before.get(name) == key and (pictures / name).is_file():
+            names.append(name)
+            continue
         picture = draw_pair(*load_pair_images(match, max_side=max_side,
                                               sources=getattr(result, "sources", None)),
                             match)
@@ -331,7 +381,6 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
             shrink = PICTURE_MAX_WIDTH / picture.shape[1]
             picture = cv2.resize(picture, None, fx=shrink, fy=shrink,
                                  interpolation=cv2.INTER_AREA)
-        name = _picture_name(rank, match)
         with atomic_path(pictures / name) as temporary:
             if not cv2.imwrite(str(temporary), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_JPEG_QUALITY, PICTURE_QUALITY]):
@@ -342,6 +391,10 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
         for stale in pictures.glob(pattern):
             if stale.name not in names:
                 stale.unlink()
+    if drawn or (out / DRAWN).exists():
+        from ..files import write_json
+
+        write_json(out / DRAWN, {name: key for name, key in drawn.items() if key})
     table = result.table.copy()
     table["picture"] = names
     with atomic_path(out / "pairs.csv") as temporary:

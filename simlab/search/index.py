@@ -197,7 +197,7 @@ class Index:
 
     # -- updating -----------------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike], *, workers: int = 2,
-            progress: bool = True) -> dict[str, Any]:
+            progress: bool = True, cluster=None) -> dict[str, Any]:
         """Index new images and re-index changed ones (by size and mtime).
 
         Unreadable files are skipped and listed in :attr:`skipped`, never raised.
@@ -211,6 +211,9 @@ class Index:
             threads use two cores.
         progress : bool
             Show a tqdm progress bar.
+        cluster : simlab.distributed.Cluster, optional
+            Extract on a Dask cluster's worker processes instead of ``workers`` threads
+            (:func:`simlab.distributed.cluster`); the index is the same.
 
         Returns
         -------
@@ -236,10 +239,10 @@ class Index:
         stats = dict(todo)
         if todo and self.backend.uses_words and self.vocabulary is None:
             extracted, failed = self._train_and_extract(list(stats), workers=workers,
-                                                        progress=progress)
+                                                        progress=progress, cluster=cluster)
         else:
             extracted, failed = self._extract_many(list(stats), workers=workers,
-                                                   progress=progress)
+                                                   progress=progress, cluster=cluster)
         added = updated = 0
         for item in failed:
             skipped.append(item)
@@ -273,7 +276,7 @@ class Index:
         return before - len(self.files)
 
     def sync(self, folder: str | os.PathLike, *, workers: int = 2,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, cluster=None) -> dict[str, Any]:
         """Make the index match ``folder``: add new and changed images, drop deleted ones.
 
         Entries whose file no longer exists are dropped (whatever folder they came from);
@@ -284,7 +287,7 @@ class Index:
         listed, unlisted = scan_images(folder)
         gone = [entry["path"] for entry in self.files if not os.path.exists(entry["path"])]
         removed = self.remove(gone)
-        summary = self.add(listed, workers=workers, progress=progress)
+        summary = self.add(listed, workers=workers, progress=progress, cluster=cluster)
         # Image-like entries the listing left out (SVG, FIFOs, link loops...) are
         # skipped files too, listed with the ones that did not decode.
         left_out = [{"path": os.path.abspath(item["path"]), "reason": item["reason"]}
@@ -301,17 +304,25 @@ class Index:
         self._search = None
 
     def _extract_many(self, paths: list[str], *, workers: int, progress: bool,
-                      desc: str = "indexing"):
+                      desc: str = "indexing", cluster=None):
         """Features of ``paths`` (path -> features) and the files that failed."""
         from ..parallel import map_files, one_blas_thread
 
         vocabulary = self.vocabulary
+        if cluster is not None:  # a module function and plain data: sent to the workers
+            import functools
+
+            return map_files(functools.partial(_extract, method=self.method,
+                                               options=dict(self.options),
+                                               vocabulary=vocabulary),
+                             paths, progress=progress, desc=desc, cluster=cluster)
         # The threads are the parallelism; BLAS threads on top only contend with them.
         with one_blas_thread():
             return map_files(lambda path: _extract(path, self.method, self.options, vocabulary),
                              paths, workers=workers, progress=progress, desc=desc)
 
-    def _train_and_extract(self, paths: list[str], *, workers: int, progress: bool):
+    def _train_and_extract(self, paths: list[str], *, workers: int, progress: bool,
+                           cluster=None):
         """Learn the vocabulary from a sample of the images, then index them all.
 
         Only ``training_images`` images keep their descriptors in memory (the rest are
@@ -323,7 +334,8 @@ class Index:
         first = [paths[i] for i in sorted(chosen)]
         rest = [paths[i] for i in range(len(paths)) if i not in chosen]
         sampled, failed = self._extract_many(first, workers=workers, progress=progress,
-                                             desc="indexing (vocabulary sample)")
+                                             desc="indexing (vocabulary sample)",
+                                             cluster=cluster)
         descriptors = [f["descriptors"] for f in sampled.values()]
         pool = np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.float32)
         if not descriptors and not rest:  # nothing readable: say which files and why
@@ -341,7 +353,8 @@ class Index:
         for features, start, stop in zip(sampled.values(), bounds[:-1], bounds[1:]):
             features.pop("descriptors")
             features["words"] = words[start:stop]
-        extracted, more_failed = self._extract_many(rest, workers=workers, progress=progress)
+        extracted, more_failed = self._extract_many(rest, workers=workers, progress=progress,
+                                                    cluster=cluster)
         return {**sampled, **extracted}, failed + more_failed
 
     # -- saving and loading -------------------------------------------------------------
@@ -640,7 +653,7 @@ def _check_writable(target: Path) -> None:
 def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
           method: str | None = None, path: str | os.PathLike | None = None,
           rebuild: bool = False, workers: int = 2, progress: bool = True,
-          **options: Any) -> Index:
+          cluster=None, **options: Any) -> Index:
     """Index the images of ``folder`` (recursively) and save the index at ``path``.
 
     If ``path`` already holds an index, it is updated instead: only new or changed
@@ -663,6 +676,8 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
         Threads for feature extraction.
     progress : bool
         Show tqdm progress bars.
+    cluster : simlab.distributed.Cluster, optional
+        Extract features on a Dask cluster (:func:`simlab.distributed.cluster`).
     **options
         Method options (``max_side``, ``max_keypoints``, ``words``...; see
         ``simlab.search.backends.get_backend(method).defaults``).
@@ -686,7 +701,7 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
     """
     if path is None:
         return _update(folder, None, method=method, rebuild=rebuild, workers=workers,
-                       progress=progress, options=options)
+                       progress=progress, options=options, cluster=cluster)
     from .storage import index_lock
 
     _check_writable(Path(path))  # before the lock file is created in someone's folder
@@ -694,10 +709,11 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
     # generation, and the last to save would silently drop the other's images.
     with index_lock(path):
         return _update(folder, path, method=method, rebuild=rebuild, workers=workers,
-                       progress=progress, options=options)
+                       progress=progress, options=options, cluster=cluster)
 
 
-def _update(folder, path, *, method, rebuild, workers, progress, options) -> Index:
+def _update(folder, path, *, method, rebuild, workers, progress, options,
+            cluster=None) -> Index:
     existing = None
     if path is not None and not rebuild and (Path(path) / MANIFEST).exists():
         existing = Index.load(path)
@@ -707,9 +723,9 @@ def _update(folder, path, *, method, rebuild, workers, progress, options) -> Ind
                 "pass --rebuild (rebuild=True) or another index path", os.fspath(path))
     index = existing or Index.new(method or DEFAULT_METHOD, **options)
     if isinstance(folder, (str, os.PathLike)):
-        summary = index.sync(folder, workers=workers, progress=progress)
+        summary = index.sync(folder, workers=workers, progress=progress, cluster=cluster)
     else:
-        summary = index.add(folder, workers=workers, progress=progress)
+        summary = index.add(folder, workers=workers, progress=progress, cluster=cluster)
         summary["removed"] = 0
     if existing is None and not index.files:
         where = os.fspath(folder) if isinstance(folder, (str, os.PathLike)) else None

@@ -346,13 +346,30 @@ def read_manifest(root: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_arrays(path: Path, *, label: str | None = None) -> dict[str, np.ndarray]:
+def load_arrays(path: Path, *, label: str | None = None, mmap: bool = True
+                ) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` written by :func:`write_generation`, safely.
 
     Never unpickles; refuses compressed members, object arrays and members whose
-    declared shape needs more bytes than they hold. Raises ``FileNotFoundError`` when
-    the file is missing and :class:`CorruptIndexError` for everything else.
+    declared shape needs more bytes than they hold. With ``mmap`` (the default) the
+    arrays are read-only views of the file mapped into memory, not copies: opening
+    costs the headers alone, and only the pages a search touches are read (the
+    members are stored uncompressed, so each one's bytes lie in the file as they
+    are). The mapping outlives the file's removal by a later writer (POSIX keeps an
+    unlinked file's pages until the last mapping goes). Raises ``FileNotFoundError``
+    when the file is missing and :class:`CorruptIndexError` for everything else.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.npz"
+    >>> np.savez(target, x=np.arange(4.0))
+    >>> arrays = load_arrays(target)
+    >>> arrays["x"].tolist(), arrays["x"].flags.writeable
+    ([0.0, 1.0, 2.0, 3.0], False)
     """
+    import mmap as _mmap
+
     name = path.name
     label = label or os.fspath(path.parent)
 
@@ -369,6 +386,7 @@ def load_arrays(path: Path, *, label: str | None = None) -> dict[str, np.ndarray
     except OSError as exc:
         raise corrupt(f"cannot be read ({exc.strerror or exc})") from None
     arrays: dict[str, np.ndarray] = {}
+    layouts: dict[str, tuple] = {}
     with handle:
         on_disk = os.fstat(handle.fileno()).st_size
         if not zipfile.is_zipfile(handle):
@@ -391,7 +409,12 @@ def load_arrays(path: Path, *, label: str | None = None) -> dict[str, np.ndarray
                         raise corrupt(f"member {key!r} claims {info.file_size:,} bytes, "
                                       f"more than the file holds")
                     with archive.open(info) as member:
-                        arrays[key] = _read_member(member, info.file_size, key, corrupt)
+                        if not mmap:
+                            arrays[key] = _read_member(member, info.file_size, key, corrupt)
+                            continue
+                        layout = _member_layout(member, info.file_size, key, corrupt)
+                    start = _member_start(handle, info, on_disk, key, corrupt)
+                    layouts[key] = (start + layout[0],) + layout[1:]
         except CorruptIndexError:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError,
@@ -400,10 +423,37 @@ def load_arrays(path: Path, *, label: str | None = None) -> dict[str, np.ndarray
             if "pickle" in text:  # never repeat numpy's advice to load unsafely
                 text = "an object (pickled) array"
             raise corrupt(f"is truncated or damaged ({text})") from None
+        if not layouts:
+            return arrays
+        try:
+            mapped = _mmap.mmap(handle.fileno(), 0, access=_mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise corrupt(f"cannot be mapped into memory ({exc})") from None
+    for key, (offset, shape, fortran, dtype, count) in layouts.items():
+        if offset + count * dtype.itemsize > len(mapped):
+            raise corrupt(f"member {key!r} is truncated")
+        flat = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset) if count \
+            else np.empty(0, dtype)
+        arrays[key] = flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
     return arrays
 
 
-def _read_member(member, size: int, key: str, corrupt) -> np.ndarray:
+def _member_start(handle, info: zipfile.ZipInfo, on_disk: int, key: str, corrupt) -> int:
+    """Where a stored member's bytes begin in the archive: after its local header."""
+    import struct
+
+    handle.seek(info.header_offset)
+    local = handle.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise corrupt(f"member {key!r} has no local header")
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    start = info.header_offset + 30 + name_length + extra_length
+    if start + info.file_size > on_disk:
+        raise corrupt(f"member {key!r} is truncated")
+    return start
+
+
+def _npy_header(member, key: str, corrupt):
     from numpy.lib import format as npy
 
     version = npy.read_magic(member)
@@ -419,10 +469,21 @@ def _read_member(member, size: int, key: str, corrupt) -> np.ndarray:
     count = 1
     for side in shape:
         count *= int(side)
+    return shape, fortran, dtype, count
+
+
+def _member_layout(member, size: int, key: str, corrupt) -> tuple:
+    """``(header bytes, shape, fortran, dtype, count)`` of a member, its size checked."""
+    shape, fortran, dtype, count = _npy_header(member, key, corrupt)
     header = member.tell()
     if count * dtype.itemsize != size - header:
         raise corrupt(f"member {key!r} declares shape {shape} ({count * dtype.itemsize:,} "
                       f"bytes) but holds {size - header:,}")
+    return header, shape, fortran, dtype, count
+
+
+def _read_member(member, size: int, key: str, corrupt) -> np.ndarray:
+    header, shape, fortran, dtype, count = _member_layout(member, size, key, corrupt)
     array = np.empty(count, dtype=dtype)  # bounded: the bytes are in the file itself
     if count and member.readinto(memoryview(array).cast("B")) != array.nbytes:
         raise corrupt(f"member {key!r} is truncated")
