@@ -2,7 +2,7 @@
 
 The easy reverse-search set of :mod:`simlab.bench.search` (its database and its 100
 queries, one edit of one database image each) is mixed into distractors generated from
-the same shipped images (nothing is downloaded): random crops, tiles of a 3x3 grid and
+the database images that are no query's source (nothing is downloaded): random crops, tiles of a 3x3 grid and
 2x2 mosaics of crops of four images, each 256-640 px on the longest side, saved as JPEG.
 For each size N the index is built in a fresh process (so its peak RSS is the build's
 alone), then opened and queried in another: build images/s, peak RSS, index size on
@@ -244,10 +244,14 @@ def bench_scale(*, data: str | os.PathLike | None = None, sizes: Sequence[int] =
     queries = [{"file": str((root / "queries" / q["file"]).resolve()),
                 "source": str((root / "db" / q["source"]).resolve())}
                for q in manifest["queries"]]
+    # Distractors are cut from the images that are no query's source: a crop of a
+    # source would be a second right answer, counted as a miss.
+    sources = {q["source"] for q in queries}
+    cut_from = [path for path in database if str(path) not in sources]
     rows = []
     for size in sorted(sizes):
         extra = max(0, int(size) - len(database))
-        distractors = make_distractors(root / "scale" / "distractors", database, extra,
+        distractors = make_distractors(root / "scale" / "distractors-v2", cut_from, extra,
                                        progress=progress)
         row = measure(database + distractors, queries, root / "scale" / f"index-{size}",
                       workers=workers)
