@@ -71,6 +71,7 @@ bench: setup bench-data
 	$(BIN)/simlab bench integrity --out reports/bench-integrity
 	$(BIN)/simlab bench search --hard
 	$(BIN)/simlab bench papers
+	$(BIN)/simlab bench scale
 
 clean:
 	rm -rf $(VENV) reports build .pytest_cache

@@ -293,6 +293,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             return 0
         print(bench_integrity_report(as_json=args.json, out=args.out))
         return 0
+    if args.target == "scale":
+        from .bench.scale import bench_scale_report
+
+        sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else None
+        print(bench_scale_report(sizes=sizes, as_json=args.json, out=args.out,
+                                 progress=not args.json))
+        return 0
     if args.target == "search":
         from .bench.search import bench_search_report
 
@@ -591,9 +598,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "(compare), their ROC AUC on labelled pairs (methods), the "
                            "duplicate finder (pairs), reverse image search (search), "
                            "panels and reuse in generated PDF papers (papers), "
-                           "copy-move and verdicts for image integrity (integrity)")
+                           "copy-move and verdicts for image integrity (integrity), the "
+                           "index from 1,000 to 100,000 images (scale)")
     bench.add_argument("target", choices=["compare", "methods", "pairs", "search",
-                                          "integrity", "papers"],
+                                          "integrity", "papers", "scale"],
                        help="what to benchmark")
     bench.add_argument("--size", type=int, default=640, help="longest image side (px)")
     bench.add_argument("--repeats", type=int, default=7, help="timed runs per method")
@@ -613,6 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="integrity: fit the calibrated probability again (on a "
                        "benchmark set built with other random choices) and rewrite "
                        "simlab/duplicates/calibration.json")
+    bench.add_argument("--sizes", default=None, metavar="N,N,...",
+                       help="scale: index sizes to run (default 1000,10000)")
     bench.add_argument("--hard", action="store_true",
                        help="search: the hard set (tiny crops, turns, perspective, heavy "
                        "JPEG, negatives, channel swaps, screenshots, collages...; queries "

@@ -232,3 +232,21 @@ def test_guard_window_bounds_what_the_chance_guard_keeps(photo):
     assert guard_window(stranger, {"angles": rng.uniform(0, 360, 60),
                                    "sizes": rng.uniform(2, 40, 60)},
                         np.stack([np.arange(60)] * 2, 1), needed=8)[0] < 12
+
+
+def test_ratio_matches_of_float_descriptors_equal_opencv_brute_force():
+    import cv2
+
+    from simlab.local.correspond import _as_pairs, ratio_matches
+
+    rng = np.random.default_rng(1)
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    for trial in range(10):
+        a = rng.random((300, 128), np.float32)
+        b = np.concatenate([a[:100] + rng.normal(0, 0.02, (100, 128)).astype(np.float32),
+                            a[:20], rng.random((200, 128), np.float32)])  # exact ties too
+        kept = [p[0] for p in matcher.knnMatch(a, b, k=2)
+                if len(p) == 1 or p[0].distance < 0.75 * p[1].distance]
+        assert np.array_equal(ratio_matches(a, b), _as_pairs(kept)), trial
+    one = rng.random((1, 128), np.float32)
+    assert ratio_matches(a, one).shape == (300, 2)  # a lone candidate always passes

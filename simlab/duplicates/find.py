@@ -209,8 +209,9 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
             stores["verified"].put(key, match)
         return match
 
-    results = parallel_map(verified, candidates, workers=workers, progress=progress,
-                           desc="verify", unit="pair", leave=False)
+    with one_blas_thread():  # the workers are the parallelism (matching is a product)
+        results = parallel_map(verified, candidates, workers=workers, progress=progress,
+                               desc="verify", unit="pair", leave=False)
     # The comparisons made, which a significance pays for: every pair could have been
     # sent to verification, plain and mirrored (pruning chose among them all).
     tests = {"cross-image": 2 * len(names) * (len(names) - 1) // 2,
