@@ -58,14 +58,13 @@ def _distractor(kind: str, sources: Sequence[np.ndarray], rng) -> np.ndarray:
     """One generated image, 256-640 px on its longest side."""
     import cv2
 
+    from .search import crop_anywhere
+
     side = int(rng.integers(256, 641))
 
     def crop(image: np.ndarray, low: float, high: float) -> np.ndarray:
-        height, width = image.shape[:2]
-        share = float(rng.uniform(low, high))
-        h, w = max(16, int(height * share)), max(16, int(width * share))
-        top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
-        return image[top:top + h, left:left + w]
+        """A random crop keeping ``low``-``high`` of each side."""
+        return crop_anywhere(image, float(rng.uniform(low, high)) ** 2, rng)
 
     def fit(image: np.ndarray, longest: int) -> np.ndarray:
         scale = longest / max(image.shape[:2])
