@@ -23,6 +23,9 @@ def test_small_bench_run_recovers_panels_and_reuse(tmp_path):
     speed = summary["speed"]
     assert speed["pages"] == 4 and speed["pages_per_second"] > 0
     assert len(speed["load_average"]) == 3 and speed["baseline_seconds_median"] > 0
+    # the end-to-end run wrote a report like a user's
+    assert speed["command_pages_per_second"] > 0
+    assert (tmp_path / "report-0" / "index.html").is_file()
 
 
 def test_match_panels_needs_the_right_page_and_overlap():
@@ -43,9 +46,11 @@ def test_report_text_has_the_three_tables(monkeypatch):
                          "precision": {"crop": {"flagged": 2, "true": 2, "precision": 1.0}}},
             "speed": {"pages": 20, "panels": 50, "seconds": [8.0], "seconds_median": 8.0,
                       "pages_per_second": 2.5, "stage_seconds": {"verify": 1.0},
-                      "baseline_seconds_median": 4.0,
+                      "baseline_seconds_median": 4.0, "command_seconds_median": 10.0,
+                      "command_pages_per_second": 2.0,
                       "load_average": [1.0, 1.0, 1.0]}}
     monkeypatch.setattr(module, "bench_papers", lambda **options: fake)
     text = bench_papers_report()
     assert "IoU >= 0.8" in text and "recall" in text and "precision" in text
     assert "2.50 pages/s" in text and "load average" in text and "2.00x" in text
+    assert "fresh process" in text and "2.00 pages/s" in text
