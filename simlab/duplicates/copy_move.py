@@ -192,7 +192,8 @@ def _overlap_share(hull_a: np.ndarray, hull_b: np.ndarray) -> float:
     return float(area) / smaller if smaller > 0 else 0.0
 
 
-def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.0) -> str:
+def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.0,
+              extends: bool | None = None) -> str:
     """Why the transform maps the region onto itself, or "" when it does not.
 
     A symmetric design matches itself two ways: by a transform that is its own inverse
@@ -266,16 +267,22 @@ def _symmetry(match, extracted: np.ndarray, image_shape, min_offset: float = 16.
         off_centre = abs(float(normal @ centre - normal @ shift / 2.0))
     else:
         off_centre = float(np.hypot(*(centre - shift / 2.0)))
-    if off_centre < 0.05 * max(height, width):
+    # A copy pasted by chance about the middle is not a design: a design's symmetry
+    # holds beyond the two matched places too (``extends``, None when too few keypoints
+    # lie elsewhere to tell).
+    if off_centre < 0.05 * max(height, width) and extends is not False:
         return (f"symmetric: a {what} about the middle of the image maps it onto itself "
                 f"({off_centre:.0f} px from the centre): a symmetric design, not a copy")
     return ""
 
 
-def _about_the_centre(match, extracted: np.ndarray, image_shape) -> str:
+def _about_the_centre(match, extracted: np.ndarray, image_shape,
+                      extends: bool | None = None) -> str:
     """A turn (not a half turn: :func:`_symmetry` judges those) about the middle of
-    the image: a design with four-fold or round symmetry (a rosette, a wheel)."""
-    if match.mirrored or abs(match.rotation_degrees) < 2.0:
+    the image: a design with four-fold or round symmetry (a rosette, a wheel), unless
+    the image's other keypoints show that the turn maps nothing else onto itself
+    (``extends`` False: a copy that happened to be pasted about the middle)."""
+    if match.mirrored or abs(match.rotation_degrees) < 2.0 or extends is False:
         return ""
     height, width = (float(v) for v in image_shape[:2])
     linear, shift = extracted[:2, :2], extracted[:2, 2]
@@ -330,6 +337,15 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
         alike = np.abs(np.log(sizes[inside, None] / sizes[None, :])) < math.log(1.5)
         return float((near & alike).any(axis=1).mean())
 
+    share, chance, outside = _agreement_outside(features, match, extracted)
+    if outside >= _FEWEST_OUTSIDE and np.isfinite(share):
+        # Judged where the two copies are not: a pasted region repeats only itself, a
+        # tiled texture repeats everywhere the image overlaps itself shifted.
+        if share - chance >= 0.3:
+            return (f"tiled: {share:.0%} of the image outside the two matched places "
+                    f"repeats at this shift ({chance:.0%} at shifts next to it), not one "
+                    "region: a tileable texture")
+        return ""
     share = repeated(dx, dy)
     # Dense keypoints find a neighbour anywhere by chance: measured a few pixels off.
     nearby = [repeated(dx + ox, dy + oy)
@@ -348,6 +364,61 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
     return ""
 
 
+#: Keypoints outside the two matched places needed to judge whether a transform maps
+#: the rest of the image onto itself.
+_FEWEST_OUTSIDE = 12
+
+
+def _agreement_outside(features: Features, match, extracted: np.ndarray
+                       ) -> tuple[float, float, int]:
+    """How much of the image *outside* the two matched places the transform maps onto
+    keypoints: ``(share, chance, count)``.
+
+    ``count`` keypoints lie outside both places (8 px around them) and map, by the
+    match's transform (in extracted pixels), inside the image and outside both places
+    too; ``share`` of them land within 3 px of a keypoint of a like size (as scaled by
+    the transform), ``chance`` is the same share for the transform moved a few pixels
+    (dense keypoints find a neighbour anywhere by chance). A tiled texture or a
+    symmetric design repeats beyond the matched places; a pasted copy does not.
+    """
+    import cv2
+
+    points = np.asarray(features["points"], np.float64).reshape(-1, 2)
+    sizes = np.asarray(features["sizes"], np.float64)
+    height, width = (float(v) for v in features["shape"][:2])
+    if len(points) < 3 or len(match.region_a) < 3 or len(match.region_b) < 3:
+        return math.nan, math.nan, 0
+    contours = [np.asarray(region, np.float32).reshape(-1, 1, 2)
+                for region in (match.region_a, match.region_b)]
+
+    def away(where: np.ndarray) -> np.ndarray:
+        return np.array([all(cv2.pointPolygonTest(c, (float(x), float(y)), True) < -8
+                             for c in contours) for x, y in where], bool)
+
+    linear, shift = extracted[:2, :2], extracted[:2, 2]
+    growth = math.sqrt(abs(float(np.linalg.det(linear))))
+    mapped = points @ linear.T + shift
+    usable = away(points) & (mapped[:, 0] >= 0) & (mapped[:, 0] < width) & \
+        (mapped[:, 1] >= 0) & (mapped[:, 1] < height)
+    usable[usable] &= away(mapped[usable])
+    count = int(usable.sum())
+    if count < 1:
+        return math.nan, math.nan, 0
+    mine, size_of = mapped[usable], sizes[usable] * growth
+
+    def landed(offset) -> float:
+        moved = mine + offset
+        near = np.hypot(moved[:, None, 0] - points[None, :, 0],
+                        moved[:, None, 1] - points[None, :, 1]) < 3.0
+        alike = np.abs(np.log(np.maximum(size_of[:, None], 1e-6)
+                              / np.maximum(sizes[None, :], 1e-6))) < math.log(1.5)
+        return float((near & alike).any(axis=1).mean())
+
+    share = landed((0.0, 0.0))
+    chance = float(np.mean([landed(o) for o in ((11, 7), (-9, 12), (13, -10), (-12, -8))]))
+    return share, chance, count
+
+
 def _polygon_area(hull: np.ndarray) -> float:
     import cv2
 
@@ -364,6 +435,8 @@ def _repeats(features: Features, region: np.ndarray, match, *, min_offset: float
     clustered. A copy repeats its region at one offset, a brick wall at many.
     """
     import cv2
+
+    from ..local import distinct
 
     points = np.asarray(features["points"], np.float64)
     descriptors = np.asarray(features["descriptors"], np.float32)
@@ -393,18 +466,21 @@ def _repeats(features: Features, region: np.ndarray, match, *, min_offset: float
     own = np.hypot(*(points[cols] - mapped).T) < 6.0
     mapped_back = points[cols] @ extracted[:2, :2].T + extracted[:2, 2]
     own |= np.hypot(*(points[mine][rows] - mapped_back).T) < 6.0
-    moves = moves[~own]
-    need = max(3, int(0.2 * len(mine)))
+    moves, origins = moves[~own], points[mine][rows][~own]
+    # SIFT describes one blob several times (one keypoint per dominant orientation):
+    # a repeat counts the distinct places that repeat at it, not the keypoints.
+    places = distinct(points[mine])
+    need = max(3, int(0.2 * places))
     clusters = 0
     while len(moves) >= need:
         near = np.hypot(moves[:, None, 0] - moves[None, :, 0],
                         moves[:, None, 1] - moves[None, :, 1]) < 6.0
-        counts = near.sum(1)
+        counts = np.array([distinct(origins[row]) for row in near])
         top = int(np.argmax(counts))
         if counts[top] < need:
             break
         clusters += 1
-        moves = moves[~near[top]]
+        moves, origins = moves[~near[top]], origins[~near[top]]
     return clusters
 
 
@@ -441,11 +517,18 @@ def rule_out_patterns(match: PairMatch, features: Features, *, min_offset: float
     extracted = shrink @ np.asarray(match.matrix, np.float64) @ np.linalg.inv(shrink)
     reasons = list(match.reasons)
     itself = float(features.get("copy_move_itself", 0.0)) if dense else 0.0
+    share, chance, outside = _agreement_outside(features, match, extracted)
+    # Symmetry the rest of the image plainly lacks (many keypoints elsewhere, no more
+    # of them mapped onto keypoints than chance maps): None when that is not plain
+    # (keypoints of noise or texture rarely repeat even in a symmetric design).
+    extends = False if outside >= 30 and np.isfinite(share) and share <= chance + 0.01 \
+        else None
     ruled_out = ("symmetric: the transform maps the neighbourhood of its own centre (or "
                  f"axis) onto itself ({itself:.1f} blocks): a symmetric shape, not a copy"
                  if itself >= 0.5 else "") or \
-        _symmetry(match, extracted, features["shape"], min_offset) or \
-        _about_the_centre(match, extracted, features["shape"]) or _tiled(features, match, extracted)
+        _symmetry(match, extracted, features["shape"], min_offset, extends) or \
+        _about_the_centre(match, extracted, features["shape"], extends) or \
+        _tiled(features, match, extracted)
     if not ruled_out:
         repeats = _repeats(features, match.region_a, match, min_offset=min_offset,
                            extracted=extracted)
