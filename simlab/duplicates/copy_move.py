@@ -320,8 +320,17 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
     A pasted region repeats at its shift and nothing around it does; a tiled texture
     repeats everywhere the image overlaps itself shifted. Keypoints in that overlap are
     checked for a keypoint at the shifted place.
+
+    A periodic texture seen in perspective (bricks receding) matches itself slightly
+    scaled or turned: with many keypoints outside the two places (30 or more), any
+    transform that maps that much of the rest of the image onto itself is ruled out.
     """
     if match.mirrored or abs(match.rotation_degrees) > 1.0 or abs(match.scale - 1) > 0.03:
+        share, chance, outside = _agreement_outside(features, match, extracted)
+        if outside >= 30 and share - chance >= _TILED_EXCESS and not match.mirrored:
+            return (f"periodic: {share:.0%} of the image outside the two matched places "
+                    f"maps onto itself by this transform ({chance:.0%} by transforms next "
+                    "to it), not one region: a texture or pattern")
         return ""
     height, width = (float(v) for v in features["shape"][:2])
     dx, dy = (float(v) for v in extracted[:2, 2])
