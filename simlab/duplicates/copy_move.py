@@ -712,6 +712,22 @@ def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, orienta
         sharp[(dy < 0) | ((dy == 0) & (dx <= 0)) | (dy ** 2 + dx ** 2 < min_offset ** 2)] \
             = -np.inf
     found = []
+    if flip:
+        # Mirrored, a shift along the mirror's axis (dy = 0 mirrored left-right, dx = 0
+        # top-bottom) maps a whole line, the axis, onto itself, and every blob or edge
+        # symmetric about a line across it adds to a thin ridge of peaks there, which
+        # outranked the copies (no mirrored copy was found on the benchmark). The band
+        # gets one peak of its own, the rest of the plane the others.
+        across = dy if turns == 0 else dx
+        band = np.abs(across) < min_offset / 2
+        in_band = np.where(band, sharp, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(in_band)), in_band.shape)
+        if np.isfinite(in_band[i, j]):
+            found.append((int(dy[i, 0]), int(dx[0, j])))
+        # A mirror's shift and the one mirrored across its axis, (dy, dx) and (-dy, dx)
+        # left-right, pair the same two regions with roles swapped: the covered-area
+        # test below then took each for the other's repeat and the copy for a pattern.
+        sharp = np.where(band | (across < 0), -np.inf, sharp)
     for _ in range(peaks):
         i, j = np.unravel_index(int(np.argmax(sharp)), sharp.shape)
         if not np.isfinite(sharp[i, j]):
