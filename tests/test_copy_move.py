@@ -103,3 +103,96 @@ def test_significance_pays_for_the_comparisons_made():
     assert many.log_nfa == pytest.approx(one.log_nfa + 3, abs=1e-3)
     nothing = find_copy_move(extract_features(np.full((64, 64, 3), 9, np.uint8)))
     assert nothing.kind == "none" and math.isinf(nothing.log_nfa)
+
+
+@pytest.mark.parametrize("host", ["astronaut", "coffee", "chelsea", "rocket"])
+@pytest.mark.parametrize("flip", ["left-right", "top-bottom"])
+def test_a_mirrored_clone_is_found_densely_and_outlined_in_both_places(host, flip):
+    # The dense search alone (keypoints off): a mirrored copy of a 60-px block.
+    from simlab.duplicates.copy_move import _dense_match, rule_out_patterns
+
+    image = samples.sample_image(host, max_side=256).copy()
+    block = image[20:80, 120:180]
+    image[100:160, 10:70] = block[:, ::-1] if flip == "left-right" else block[::-1]
+    features = extract_features(image, copy_move=True)
+    match = rule_out_patterns(_dense_match(features, "a", 100), features, dense=True)
+    assert match.mirrored and not match.ruled_out and match.log_nfa < 0, match
+    target = {"target_box": [10, 100, 70, 160],
+              "source_polygon": [[120, 20], [180, 20], [180, 80], [120, 80]]}
+    assert _hits(match, target)
+    centres = sorted(np.asarray(r).mean(0).round().tolist() for r in (match.region_a,
+                                                                       match.region_b))
+    # one outline on the copy (centre near (40, 130)), one on its source (150, 50)
+    assert abs(centres[0][0] - 40) < 12 and abs(centres[0][1] - 130) < 12, centres
+    assert abs(centres[1][0] - 150) < 12 and abs(centres[1][1] - 50) < 12, centres
+    assert flagged(find_copy_move(features, tests=100))
+
+
+def test_a_mirrored_clone_is_not_taken_for_a_repeat_of_itself():
+    # A mirror's shift and its reflection across the axis pair the same two regions;
+    # the dense search keeps one, so the copy is not explained away as periodic.
+    from simlab.duplicates.copy_move import dense_copy_move
+
+    grey = samples.sample_image("astronaut", max_side=256)[..., 1].copy()
+    grey[100:160, 10:70] = grey[20:80, 120:180][:, ::-1]
+    found = dense_copy_move(grey)
+    assert float(found["copy_move_share"]) > 0.9 and int(found["copy_move_solid"].sum()) >= 8
+
+
+def _at_benchmark_size(image):
+    from simlab.bench.integrity import _fit
+
+    return _fit(image)
+
+
+def test_bricks_seen_in_perspective_are_not_flagged():
+    # scikit-image's bricks at the benchmark's 384 px match themselves slightly scaled
+    # (perspective); the rest of the wall repeats too, so they are ruled out.
+    from skimage import data
+
+    image = _at_benchmark_size(data.brick())
+    assert image.shape[:2] == (384, 384)
+    match = find_copy_move(extract_features(image, copy_move=True), tests=232)
+    assert not flagged(match), (match.ruled_out, match.log_nfa, match.inliers)
+
+
+def test_generated_bricks_at_several_periods_are_not_flagged():
+    for seed in range(6):
+        texture = _generated_periodic(np.random.default_rng(10 + seed), 0)  # bricks
+        match = find_copy_move(extract_features(texture, copy_move=True), tests=100)
+        assert not flagged(match), (seed, match.ruled_out, match.log_nfa)
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_mirror_and_rotation_symmetric_designs_are_not_flagged(index):
+    design = _generated_symmetric(np.random.default_rng(20 + index), index)
+    match = find_copy_move(extract_features(design, copy_move=True), tests=100)
+    assert not flagged(match), (index, match.ruled_out, match.log_nfa)
+
+
+def test_the_phantom_mirror_symmetric_is_not_flagged():
+    from simlab.bench.pairs import _load_source
+
+    image = _at_benchmark_size(_load_source("shepp_logan_phantom"))
+    match = find_copy_move(extract_features(image, copy_move=True), tests=100)
+    assert not flagged(match), (match.ruled_out, match.log_nfa)
+    # its strong finding, the mirror, is the one ruled out
+    from simlab.duplicates.copy_move import _keypoint_copy_move, rule_out_patterns
+
+    features = extract_features(image, copy_move=True)
+    mirror = _keypoint_copy_move(features, 0.75, 4.0, 16.0, "a", mirrored=True)
+    assert mirror.inliers >= 10
+    assert rule_out_patterns(mirror, features).ruled_out.startswith("symmetric")
+
+
+def test_a_copy_in_a_cell_field_is_not_taken_for_a_tiled_texture():
+    # Cells look alike, but the rest of the field does not repeat at the copy's shift.
+    from simlab.duplicates.copy_move import _agreement_outside
+
+    cells = synthetic_cells(np.random.default_rng(3))
+    image, truth = planted("shift", cells, seed=4)
+    features = extract_features(image, copy_move=True)
+    match = find_copy_move(features, tests=100)
+    assert flagged(match) and _hits(match, truth), match.ruled_out
+    share, chance, outside = _agreement_outside(features, match, np.asarray(match.matrix))
+    assert outside >= 12 and share - chance < 0.18

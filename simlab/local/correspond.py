@@ -137,20 +137,13 @@ def word_correspondences(words_a: np.ndarray, words_b: np.ndarray, *,
 
 
 def self_matches(descriptors: np.ndarray, points: np.ndarray, *, ratio: float = 0.75,
-                 min_offset: float = 16.0, against: np.ndarray | None = None,
-                 second_apart: float = 0.0) -> np.ndarray:
+                 min_offset: float = 16.0, against: np.ndarray | None = None) -> np.ndarray:
     """Unordered keypoint pairs (i < j) of one image whose descriptors match.
 
     For each keypoint, the nearest and second-nearest *other* descriptors are looked up
     among keypoints at least ``min_offset`` pixels away (SIFT puts several keypoints at
     one place, and a feature always resembles itself shifted by a pixel); the nearest is
     kept when it passes the ratio test.
-
-    ``second_apart`` (pixels): the second-nearest is looked for only among keypoints
-    at least that far from the nearest one (g2NN's idea, Amerini et al. 2011): SIFT
-    describes one blob of the copy several times (one keypoint per orientation, or at
-    two close scales), and such a twin of the true partner would fail the ratio test
-    for a reason that says nothing about its distinctiveness.
 
     ``against`` (optional) are the same keypoints described otherwise, row for row:
     their mirrored descriptors (:func:`~simlab.local.mirror_descriptors`) find a region
@@ -184,12 +177,6 @@ def self_matches(descriptors: np.ndarray, points: np.ndarray, *, ratio: float = 
     nearest = np.argmin(distance, axis=1)
     first = distance[rows, nearest]
     distance[rows, nearest] = np.inf
-    if second_apart > 0:
-        # The nearest's twins (keypoints close to it) are not a second candidate.
-        for axis in (0, 1):
-            step = points[nearest, None, axis] - points[None, :, axis]
-            twin = step * step if axis == 0 else twin + step * step
-        distance[twin < np.float32(second_apart) ** 2] = np.inf
     second = distance.min(axis=1)
     first, second = np.sqrt(np.maximum(first, 0)), np.sqrt(np.maximum(second, 0))
     keep = np.isfinite(first) & (first < ratio * second)
