@@ -558,7 +558,12 @@ def rule_out_patterns(match: PairMatch, features: Features, *, min_offset: float
     if not ruled_out:
         repeats = _repeats(features, match.region_a, match, min_offset=min_offset,
                            extracted=extracted)
-        if repeats >= 2:
+        # Look-alike blobs (cells, stones) repeat a region's keypoints at other offsets
+        # too; a pattern then also maps the rest of the image onto itself, a copy in a
+        # field of look-alikes does not (many keypoints elsewhere, at most 5 % above
+        # chance mapped onto keypoints).
+        plainly_not = outside >= 30 and np.isfinite(share) and share - chance < 0.05
+        if repeats >= 3 or (repeats >= 2 and not plainly_not):
             ruled_out = (f"periodic: the region also repeats at {repeats} other offsets "
                          "(a texture or pattern, not one copy)")
         else:
