@@ -308,7 +308,8 @@ def _oriented(points_a: np.ndarray, points_b: np.ndarray):
             np.where(swap[:, None], points_a, points_b))
 
 
-def _tiled(features: Features, match, extracted: np.ndarray) -> str:
+def _tiled(features: Features, match, extracted: np.ndarray,
+           outside: tuple[float, float, int] | None = None) -> str:
     """Why the whole image repeats at the match's shift (a tileable texture), or "".
 
     A pasted region repeats at its shift and nothing around it does; a tiled texture
@@ -319,8 +320,10 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
     scaled or turned: with many keypoints outside the two places (30 or more), any
     transform that maps that much of the rest of the image onto itself is ruled out.
     """
+    if outside is None:  # (share, chance, count) of :func:`_agreement_outside`
+        outside = _agreement_outside(features, match, extracted)
     if match.mirrored or abs(match.rotation_degrees) > 1.0 or abs(match.scale - 1) > 0.03:
-        share, chance, outside = _agreement_outside(features, match, extracted)
+        share, chance, outside = outside
         if outside >= 30 and _repeats_elsewhere(share, chance, outside) and \
                 not match.mirrored:
             return (f"periodic: {share:.0%} of the image outside the two matched places "
@@ -347,7 +350,7 @@ def _tiled(features: Features, match, extracted: np.ndarray) -> str:
         alike = np.abs(np.log(sizes[inside, None] / sizes[None, :])) < math.log(1.5)
         return float((near & alike).any(axis=1).mean())
 
-    share, chance, outside = _agreement_outside(features, match, extracted)
+    share, chance, outside = outside
     if outside >= _FEWEST_OUTSIDE and np.isfinite(share):
         # Judged where the two copies are not: a pasted region repeats only itself, a
         # tiled texture repeats everywhere the image overlaps itself shifted.
@@ -408,18 +411,24 @@ def _agreement_outside(features: Features, match, extracted: np.ndarray
     symmetric design repeats beyond the matched places; a pasted copy does not.
     """
     import cv2
+    from scipy.spatial import cKDTree
 
     points = np.asarray(features["points"], np.float64).reshape(-1, 2)
     sizes = np.asarray(features["sizes"], np.float64)
-    height, width = (float(v) for v in features["shape"][:2])
+    height, width = (int(v) for v in features["shape"][:2])
     if len(points) < 3 or len(match.region_a) < 3 or len(match.region_b) < 3:
         return math.nan, math.nan, 0
-    contours = [np.asarray(region, np.float32).reshape(-1, 1, 2)
-                for region in (match.region_a, match.region_b)]
+    # The two places, 8 px wider, as a mask: a lookup per point instead of a polygon
+    # test.
+    places = np.zeros((height, width), np.uint8)
+    for region in (match.region_a, match.region_b):
+        cv2.fillPoly(places, [np.round(np.asarray(region, np.float64)).astype(np.int32)], 1)
+    places = cv2.dilate(places, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (17, 17)))
 
     def away(where: np.ndarray) -> np.ndarray:
-        return np.array([all(cv2.pointPolygonTest(c, (float(x), float(y)), True) < -8
-                             for c in contours) for x, y in where], bool)
+        cols = np.clip(np.round(where[:, 0]).astype(np.int64), 0, width - 1)
+        rows = np.clip(np.round(where[:, 1]).astype(np.int64), 0, height - 1)
+        return places[rows, cols] == 0
 
     linear, shift = extracted[:2, :2], extracted[:2, 2]
     growth = math.sqrt(abs(float(np.linalg.det(linear))))
@@ -431,14 +440,13 @@ def _agreement_outside(features: Features, match, extracted: np.ndarray
     if count < 1:
         return math.nan, math.nan, 0
     mine, size_of = mapped[usable], sizes[usable] * growth
+    tree = cKDTree(points)
 
     def landed(offset) -> float:
-        moved = mine + offset
-        near = np.hypot(moved[:, None, 0] - points[None, :, 0],
-                        moved[:, None, 1] - points[None, :, 1]) < 3.0
-        alike = np.abs(np.log(np.maximum(size_of[:, None], 1e-6)
-                              / np.maximum(sizes[None, :], 1e-6))) < math.log(1.5)
-        return float((near & alike).any(axis=1).mean())
+        near = tree.query_ball_point(mine + offset, r=3.0 - 1e-9)
+        hits = [any(abs(math.log(max(size_of[k], 1e-6) / max(sizes[j], 1e-6)))
+                    < math.log(1.5) for j in found) for k, found in enumerate(near)]
+        return float(np.mean(hits))
 
     share = landed((0.0, 0.0))
     chance = float(np.mean([landed(o) for o in ((11, 7), (-9, 12), (13, -10), (-12, -8))]))
@@ -554,7 +562,7 @@ def rule_out_patterns(match: PairMatch, features: Features, *, min_offset: float
                  if itself >= 0.5 else "") or \
         _symmetry(match, extracted, features["shape"], min_offset, extends) or \
         _about_the_centre(match, extracted, features["shape"], extends) or \
-        _tiled(features, match, extracted)
+        _tiled(features, match, extracted, (share, chance, outside))
     if not ruled_out:
         repeats = _repeats(features, match.region_a, match, min_offset=min_offset,
                            extracted=extracted)
