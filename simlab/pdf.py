@@ -283,9 +283,11 @@ def vector_regions(boxes: list[tuple[float, float, float, float]],
 
     Paths closer than :data:`VECTOR_GAP_POINTS` join (on a 2-point grid, so a plot of
     thousands of paths costs one image operation, not a comparison of every pair). A group
-    is a figure when it holds :data:`VECTOR_MIN_PATHS` paths, spans
-    :data:`VECTOR_MIN_POINTS` each way and lies mostly outside the ``avoid`` boxes (the
-    page's images: frames and arrows drawn over a picture are not a figure of their own).
+    is a figure when it holds :data:`VECTOR_MIN_PATHS` paths and spans
+    :data:`VECTOR_MIN_POINTS` each way. The ``avoid`` boxes are the page's images, which
+    are read as such: a path enclosing one (a figure's background, a frame) is not drawing,
+    and a group reaching over one is left out (frames, ticks and arrows around a picture
+    are not a figure of their own, and the picture must not be compared with itself).
 
     Examples
     --------
@@ -295,14 +297,24 @@ def vector_regions(boxes: list[tuple[float, float, float, float]],
     [(100, 200, 220, 305)]
     >>> vector_regions([(50, 700, 560, 701)], (612, 792))   # a rule under the text
     []
+    >>> vector_regions(ticks + axes, (612, 792), avoid=[(110, 210, 215, 295)])  # a picture
+    []
     """
     import cv2
 
+    def overlap(a, b) -> float:
+        return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * \
+            max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+    avoid = [tuple(float(v) for v in a) for a in avoid]
     cell = 2.0
     width, height = page_size
     grid = np.zeros((int(height / cell) + 2, int(width / cell) + 2), np.uint8)
     clipped = []
     for x0, y0, x1, y1 in boxes:
+        if any(x0 <= a[0] + 1 and y0 <= a[1] + 1 and x1 >= a[2] - 1 and y1 >= a[3] - 1
+               for a in avoid):
+            continue  # a background or frame behind a picture
         x0, y0 = max(0.0, x0), max(0.0, y0)
         x1, y1 = min(width, x1), min(height, y1)
         if x1 < x0 or y1 < y0:
@@ -324,10 +336,7 @@ def vector_regions(boxes: list[tuple[float, float, float, float]],
         if len(members) < VECTOR_MIN_PATHS or min(union[2] - union[0], union[3] - union[1]) \
                 < VECTOR_MIN_POINTS:
             continue
-        area = (union[2] - union[0]) * (union[3] - union[1])
-        covered = sum(max(0.0, min(union[2], a[2]) - max(union[0], a[0]))
-                      * max(0.0, min(union[3], a[3]) - max(union[1], a[1])) for a in avoid)
-        if covered < 0.5 * area:
+        if not any(overlap(union, a) > 0.05 * (a[2] - a[0]) * (a[3] - a[1]) for a in avoid):
             regions.append(union)
     return sorted(regions, key=lambda r: (r[1], r[0]))
 

@@ -269,6 +269,33 @@ def test_a_reused_vector_plot_is_rendered_and_found(tmp_path):
     assert finding["source"]["a"]["figure_kind"] == "vector"
 
 
+def test_a_matplotlib_figure_gives_its_picture_and_its_plot_once(tmp_path):
+    """matplotlib's PDF: a white background behind everything, a picture (imshow) with
+    its frame and ticks, and a line plot beside it. The picture is read as an image at its
+    own pixels, the plot as a vector figure, and neither holds the other."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simlab.lab.samples import sample_image
+    from simlab.pdf import read_pdf
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.5))
+    left.imshow(sample_image("camera", max_side=256), interpolation="none")  # unresampled
+    x = np.linspace(0, 10, 200)
+    right.plot(x, np.sin(x))
+    right.plot(x, np.cos(x))
+    figure.savefig(tmp_path / "figure.pdf")
+    plt.close(figure)
+    (page,) = read_pdf(tmp_path / "figure.pdf", progress=False)
+    kinds = {f.kind: f for f in page.figures}
+    assert sorted(kinds) == ["image", "vector"] and len(page.figures) == 2
+    assert kinds["image"].image.shape[:2] == (256, 256)  # native pixels
+    image, plot = kinds["image"].box, kinds["vector"].box
+    assert plot[0] >= image[2], "the plot lies right of the picture, apart from it"
+
+
 def test_dpi_is_checked(papers, tmp_path):
     done = run("pairs", papers[1]["papers"][0]["path"], "--out", tmp_path / "o", "--dpi", "0")
     assert done.returncode == 2 and "--dpi" in done.stderr
