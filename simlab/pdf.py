@@ -1,19 +1,20 @@
 """Figures out of PDFs: embedded images at native resolution, rendered regions otherwise.
 
-A published paper holds its figures one of three ways, and each needs its own reading:
+A published paper holds its figures one of four ways, and each needs its own reading:
 
 * **one embedded image per figure (or per panel)**: the raster is taken as stored, at its
   native resolution (no re-rendering, no resampling), with the box it is drawn in;
 * **tiles**: a figure cut into several images that touch on the page. Their union is
   rendered (at ``dpi``) as one figure, so a panel is never split at a tile seam;
+* **vector graphics only** (a plot, a diagram, a chart redrawn from data): there are no
+  pixels to take. A cluster of many path objects, an inch or more each way and apart from
+  the images, is rendered (at ``dpi``) as one figure of kind ``"vector"``
+  (:func:`vector_regions`); tables drawn with rules count as such figures too;
 * **a scanned page**: one image covers the page. The page is rendered and the figure
   regions are found on it: large blocks of dense ink, apart from the lines of text.
 
 Images inside form XObjects ("vector-wrapped" figures) are found too: the page's objects
-are walked to any depth. A figure drawn in vector graphics only (a plot, a diagram, a
-chart redrawn from data) has no pixels to take: a cluster of many path objects, an inch
-or more on each side and away from the images, is rendered (at ``dpi``) as one figure of
-kind ``"vector"``. Tables drawn with rules count as such figures too. Pages are read one at a time (:func:`read_pdf` is a generator),
+are walked to any depth. Pages are read one at a time (:func:`read_pdf` is a generator),
 so a long PDF costs the memory of one page.
 
 Boxes are in **page coordinates**: PDF points (1/72 inch) from the page's top-left corner,
@@ -377,7 +378,7 @@ def _page_figures(page, dpi: float) -> tuple[list[PdfFigure], str]:
         objects.append((position, box, item))
     if not objects:
         figures = _vector_figures(page, dpi, [])
-        return _numbered(figures), "" if figures else "no images on this page"
+        return _numbered(figures), "" if figures else "no images or drawn figures on this page"
 
     # A scanned page: one image over (most of) the page; its figures must be found.
     page_area = width * height
