@@ -348,6 +348,18 @@ def test_a_figure_without_gutters_is_kept_whole():
     assert len(split_panels(touching)) == 1
 
 
+def test_single_pictures_with_dark_or_grey_fields_are_not_cut():
+    """Deep-field skies and cells on a grey field have gaps of their border's colour
+    across them; a panel on its own is still one panel (several draws of the panels the
+    generated papers use)."""
+    from simlab.duplicates.panels import split_panels
+    from simlab.lab.papers import panel_pool
+
+    for seed in range(6):
+        for number, picture in enumerate(panel_pool(60, random_state=seed)):
+            assert len(split_panels(picture)) == 1, (seed, number)
+
+
 def test_a_pinwheel_layout_is_split_by_connected_regions():
     """No straight gutter crosses a pinwheel of five pictures: its regions are found."""
     from simlab.duplicates.panels import split_panels

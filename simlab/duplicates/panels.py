@@ -17,11 +17,15 @@ Where no straight gutter is left but a piece still holds several solid pictures 
 from each other (a pinwheel or stepped layout, which an XY-cut cannot separate), its
 **connected regions** of ink are the panels.
 
+A figure's ground is flat and light (white, a scan's paper) or black; a picture whose own
+field has the border's colour (cells on a grey field, a deep-field sky) is not cut at the
+gaps of that field.
+
 Limits: a figure without gutters (panels touching, or a single picture) is kept whole;
 panels that overlap and insets are not separated, nor pictures that are not solid
 rectangles (plots, cells on a white ground) unless a gutter crosses between them; a gutter
-whose colour differs from the figure's border is not seen; letters drawn inside a panel
-over the picture are not read.
+whose colour differs from the figure's border is not seen, nor a figure on a mid-grey or
+coloured ground; letters drawn inside a panel over the picture are not read.
 """
 
 from __future__ import annotations
@@ -43,6 +47,16 @@ MIN_PANEL_PIXELS = 40
 BACKGROUND_TOLERANCE = 18
 #: A line is a gutter when this share of it is background (JPEG noise, stray marks).
 GUTTER_SHARE = 0.995
+#: A figure's ground is flat: this share of its pixels lie within FLAT_TOLERANCE of its
+#: colour. Measured on generated papers: composites (embedded, scanned, or re-saved as
+#: JPEG down to quality 30) 0.92-1.0; single pictures whose dark areas were read as
+#: ground and cut into pieces (a deep-field sky, dark blobs) 0.77-0.83.
+FLAT_TOLERANCE = 6
+FLAT_SHARE = 0.9
+#: A figure's ground is light (white, a scan's paper: every channel at least LIGHT_GROUND)
+#: or black (every channel at most DARK_GROUND); a mid-grey field is a picture's own.
+LIGHT_GROUND = 200
+DARK_GROUND = 30
 
 
 @dataclass(frozen=True)
@@ -65,15 +79,27 @@ class Panel:
 
 
 def _background(image: np.ndarray) -> np.ndarray | None:
-    """The figure's background colour (its border's), or None when the border is not plain."""
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(int)
-    # The commonest border colour (coarsely binned): panels may touch the figure's edge,
-    # so the ground shows on only part of the border (its top row, above the letters).
+    """The figure's background colour (its border's), or None when the border is not plain.
+
+    Panels may touch the figure's edges, so the ground shows on only part of the border
+    (its top row, above the letters), and dark pictures along three edges can outnumber
+    it there. Of the commonest border colours (coarsely binned), the first that fills a
+    whole edge is the ground; when none does, the commonest.
+    """
+    lines = [image[0], image[-1], image[:, 0], image[:, -1]]
+    border = np.concatenate(lines).astype(int)
     bins = border // 16
     keys, counts = np.unique(bins, axis=0, return_counts=True)
-    common = keys[int(np.argmax(counts))]
-    colour = np.median(border[(bins == common).all(axis=1)], axis=0)
-    plain = (np.abs(border - colour).max(axis=1) <= BACKGROUND_TOLERANCE).mean()
+    candidates = [np.median(border[(bins == keys[i]).all(axis=1)], axis=0)
+                  for i in np.argsort(-counts, kind="stable")[:3]]
+
+    def near(pixels, colour):
+        return np.abs(pixels.astype(int) - colour).max(axis=-1) <= BACKGROUND_TOLERANCE
+
+    colour = next((c for c in candidates
+                   if any(near(line, c).mean() >= GUTTER_SHARE for line in lines)),
+                  candidates[0])
+    plain = near(border, colour).mean()
     return colour if plain >= 0.2 else None
 
 
@@ -276,8 +302,13 @@ def split_panels(image: np.ndarray, *, min_panel_share: float = MIN_PANEL_SHARE,
     colour = _background(image)
     if colour is None:
         return whole
-    content = np.abs(image.astype(np.int16) - colour.astype(np.int16)).max(axis=2) \
-        > BACKGROUND_TOLERANCE
+    distance = np.abs(image.astype(np.int16) - colour.astype(np.int16)).max(axis=2)
+    content = distance > BACKGROUND_TOLERANCE
+    ground = distance[~content]
+    paper_like = colour.min() >= LIGHT_GROUND or colour.max() <= DARK_GROUND
+    if not paper_like or (len(ground) and (ground <= FLAT_TOLERANCE).mean() < FLAT_SHARE):
+        # A grey field of cells, a dark sky, a shadow: one picture, not a figure's ground.
+        return whole
     # Two lines of ground are a gutter: letters sit a point or two above their panels
     # (3 px at 150 dpi), and a letter left on a panel is content both copies share.
     shortest = 2
