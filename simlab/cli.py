@@ -293,7 +293,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             print(refit_calibration())
             return 0
         print(bench_integrity_report(as_json=args.json, out=args.out,
-                                     seed=0 if args.seed is None else args.seed))
+                                     seed=0 if args.random_state is None
+                                     else args.random_state))
         return 0
     if args.target == "scale":
         from .bench.scale import bench_scale_report
@@ -623,10 +624,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="integrity: fit the calibrated probability again (on a "
                        "benchmark set built with other random choices) and rewrite "
                        "simlab/duplicates/calibration.json")
-    bench.add_argument("--seed", type=int, default=None, metavar="N",
+    bench.add_argument("--random-state", type=int, default=None, metavar="N",
                        help="integrity: random choices of the planted set (default 0, the "
-                       "set thresholds were tuned on; another seed is a held-out set; the "
-                       "calibration is fitted on seed 1)")
+                       "set thresholds were tuned on; another number is a held-out set; "
+                       "the calibration is fitted on 1)")
     bench.add_argument("--sizes", default=None, metavar="N,N,...",
                        help="scale: index sizes to run (default 1000,10000)")
     bench.add_argument("--hard", action="store_true",
