@@ -17,13 +17,17 @@ from ..errors import CorruptIndexError, ForeignIndexError, IndexVersionError
 from .storage import MANIFEST
 
 __all__ = ["Invalid", "checked_array", "check_manifest", "FORMAT", "FORMAT_VERSION",
-           "MANIFEST"]
+           "READABLE_VERSIONS", "MANIFEST"]
 
 #: ``format`` field of ``index.json``: what tells a simlab index from any other folder.
 FORMAT = "simlab-index"
 #: Bumped whenever the layout of the files changes; other versions are refused.
 #: 4: the engine's verifier; keypoint orientations and sizes stored (the chance guard).
-FORMAT_VERSION = 4
+#: 5: shards (field ``shards``, one arrays file each; the vocabulary in field ``arrays``).
+FORMAT_VERSION = 5
+#: Versions this simlab reads: a version 4 index is one shard whose arrays file also
+#: holds the vocabulary.
+READABLE_VERSIONS = (4, 5)
 
 
 class Invalid(ValueError):
@@ -86,7 +90,7 @@ def check_manifest(manifest: dict[str, Any], label: str) -> None:
     if manifest.get("format") != FORMAT:
         raise ForeignIndexError(f"{MANIFEST} is not a simlab index manifest (no "
                                 f"\"format\": \"{FORMAT}\")", label)
-    if manifest.get("version") != FORMAT_VERSION:
+    if manifest.get("version") not in READABLE_VERSIONS:
         raise IndexVersionError(
             f"index format version {manifest.get('version')!r}, this simlab reads "
             f"version {FORMAT_VERSION}; rebuild it with `simlab index DIR --index "
@@ -151,6 +155,29 @@ def check_manifest(manifest: dict[str, Any], label: str) -> None:
                            f"{len(files)}", label)
     if not isinstance(manifest.get("created", ""), str):
         raise _field_error("created", "must be a date string", label)
+    shards = manifest.get("shards")
+    if shards is not None:
+        if not isinstance(shards, list) or not shards:
+            raise _field_error("shards", "must be a non-empty list", label)
+        for i, shard in enumerate(shards):
+            if not isinstance(shard, dict):
+                raise _field_error(f"shards[{i}]", "must be an object", label)
+            if not _is_int(shard.get("count")) or shard["count"] < 0:
+                raise _field_error(f"shards[{i}].count", f"must be a whole number >= 0, "
+                                   f"got {shard.get('count')!r}", label)
+        names = [shard.get("arrays") for shard in shards]
+        if len(set(map(str, names))) != len(names):
+            raise _field_error("shards", "names an arrays file twice", label)
+        total = sum(shard["count"] for shard in shards)
+        if total != len(files):
+            raise _field_error("shards", f"hold {total} images but 'files' lists "
+                               f"{len(files)}", label)
+    elif manifest.get("version") != 4:
+        raise _field_error("shards", "is missing", label)
+    shard_size = manifest.get("shard_size")
+    if shard_size is not None and (not _is_int(shard_size) or shard_size < 1):
+        raise _field_error("shard_size", f"must be a whole number >= 1, got "
+                           f"{shard_size!r}", label)
     words = manifest.get("vocabulary_words")
     if words is not None and (not _is_int(words) or words < 1):
         raise _field_error("vocabulary_words", f"must be a whole number >= 1, got "
