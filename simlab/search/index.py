@@ -45,9 +45,11 @@ numpy for comparison, and ``"naive-bow"`` reproduces the forum question's progra
 baseline. Each method is a backend class (:mod:`simlab.search.backends`).
 
 An index is one directory: ``index.json`` (format, version, options, each file's size
-and mtime, unreadable files) and ``arrays-<generation>.npz`` (features, loaded with
-``allow_pickle=False``), written atomically, JSON last. Re-indexing a folder processes
-only new or changed files and drops deleted ones.
+and mtime, unreadable files, the shards) and one ``arrays-<id>.npz`` per shard of at most
+``shard_size`` images (features, memory-mapped, never unpickled), written atomically, JSON
+last. Re-indexing a folder processes only new or changed files and drops deleted ones;
+new images go to new shards, and only shards whose images changed are rewritten. Opening
+reads headers only (:mod:`simlab.search.features`); a search merges the shards' candidates.
 
 Examples
 --------

@@ -1,20 +1,28 @@
 """Index storage on disk: one writer at a time, readers that always see one generation.
 
-An index directory holds ``index.json`` (the manifest) and ``arrays-<generation>.npz``
-(the features of that generation). This module owns how they are written and read, so
-the index classes above it never touch files directly:
+An index directory holds ``index.json`` (the manifest) and ``arrays-<id>.npz`` files:
+one per shard of images (field ``shards``), the vocabulary in the one field ``arrays``
+names (the first shard written with it). Each file holds its own id (member
+``generation``), is written once and never changed: an update writes new files, then the
+manifest naming every file of the new generation. This module owns how they are written
+and read, so the index classes above it never touch files directly:
 
 - :func:`index_lock` takes ``index.lock`` for a whole update (load, extract, save). A
   second writer gets :class:`~simlab.errors.IndexLockedError` naming the process that
   holds it. The lock is an OS file lock (``flock``): it dies with its process, so a
   writer killed with ``kill -9`` leaves no stale lock behind (the pid left in the file
   only serves the message).
-- :func:`write_generation` writes the arrays of a new generation, then ``index.json``
-  naming them (both atomically, the manifest last), and only then removes the previous
-  generation's arrays. It first removes what killed writers left: temporary files and
-  arrays no manifest names.
-- :func:`read_generation` reads the manifest, then the arrays it names; when a writer
-  replaced the generation in between (the arrays file is gone), it reads again.
+  Stale locks: there are none to handle on POSIX (the kernel releases a dead
+  process's ``flock``; the next writer just takes the lock). Where ``fcntl`` is missing
+  the lock is an ``O_CREAT | O_EXCL`` pid file, removed by the next writer when its pid
+  no longer runs.
+- :func:`write_arrays` writes one new arrays file (temporary file, fsync,
+  ``os.replace``); :func:`write_manifest` then writes ``index.json`` (atomically, last)
+  and only then removes the files it no longer names. Writers first remove what killed
+  writers left (:func:`clean_debris`: temporary files and arrays no manifest names).
+  :func:`write_generation` does all three for a one-file generation.
+- :func:`read_index` reads the manifest, then the files it names; when a writer
+  replaced the generation in between (a file is gone), it reads again.
 - :func:`load_arrays` reads an ``.npz`` without ever unpickling, refusing compressed or
   object members and members whose declared size does not match the bytes stored, so
   a damaged or hostile file cannot make it allocate more than the file holds.
