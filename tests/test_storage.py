@@ -214,3 +214,39 @@ def test_index_cli_takes_a_shard_size(folder, tmp_path):
                            str(tmp_path / "other"), "--shard-size", "0"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "shard size must be at least 1" in done.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# Streaming build
+
+def test_a_build_writes_each_full_shard_as_it_goes(folder, tmp_path):
+    from simlab.search.features import FeatureTable, parts
+
+    path = tmp_path / "index"
+    index = Index.new("phash")
+    index.shard_size = 2
+    written = []
+
+    def flush():
+        written.append(len(index))
+        index.save(path)
+
+    index.add(sorted(folder.glob("*.png")), progress=False, flush=flush)
+    assert written == [2, 4]  # the last images are saved by the caller, as build does
+    # What was flushed is read from its shard's file, not kept in memory.
+    assert [type(part) for part in parts(index._features)][:2] == [FeatureTable] * 2
+    index.save(path)
+    assert [s["count"] for s in Index.load(path).shards] == [2, 2, 1]
+
+
+def test_a_streamed_build_answers_as_one_built_in_memory(folder, tmp_path):
+    # The vocabulary sample (3 images) is extracted first, then shards of 2 are written
+    # as they fill; the result is the index of the same images built in one piece.
+    streamed = build(folder, path=tmp_path / "streamed", shard_size=2, training_images=3,
+                     progress=False)
+    whole = build(folder, training_images=3, progress=False)
+    whole.save(tmp_path / "whole")
+    assert [s["count"] for s in streamed.shards] == [2, 2, 1]
+    assert Index.load(tmp_path / "streamed").paths == Index.load(tmp_path / "whole").paths
+    assert _answers(Index.load(tmp_path / "streamed")) == \
+        _answers(Index.load(tmp_path / "whole"))

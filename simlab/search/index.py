@@ -73,7 +73,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -217,7 +217,8 @@ class Index:
 
     # -- updating -----------------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike], *, workers: int = 2,
-            progress: bool = True, cluster=None) -> dict[str, Any]:
+            progress: bool = True, cluster=None,
+            flush: Callable[[], Any] | None = None) -> dict[str, Any]:
         """Index new images and re-index changed ones (by size and mtime).
 
         Unreadable files are skipped and listed in :attr:`skipped`, never raised.
@@ -234,6 +235,13 @@ class Index:
         cluster : simlab.distributed.Cluster, optional
             Extract on a Dask cluster's worker processes instead of ``workers`` threads
             (:func:`simlab.distributed.cluster`); the index is the same.
+        flush : callable, optional
+            Streaming: called (with no argument) each time :attr:`shard_size` images
+            were extracted and more remain, to write them (``lambda: index.save(path)``,
+            which :func:`build` passes): their features then live in the new shard's
+            memory-mapped file, not in memory, so a build's memory does not grow with the
+            folder, and a build killed midway keeps the shards it wrote (the next run
+            goes on from there).
 
         Returns
         -------
@@ -257,13 +265,43 @@ class Index:
                 continue
             todo.append((path, stat))
         stats = dict(todo)
-        if todo and self.backend.uses_words and self.vocabulary is None:
-            extracted, failed = self._train_and_extract(list(stats), workers=workers,
-                                                        progress=progress, cluster=cluster)
-        else:
-            extracted, failed = self._extract_many(list(stats), workers=workers,
+        pending = list(stats)
+        counts = {"added": 0, "updated": 0}
+        unsaved = 0
+        if pending and self.backend.uses_words and self.vocabulary is None:
+            # The vocabulary is learnt from a sample first; the sample's features are
+            # the first ones added.
+            sampled, failed, pending = self._train_vocabulary(
+                pending, workers=workers, progress=progress, cluster=cluster)
+            self._integrate(sampled, failed, stats, skipped, counts)
+            unsaved = len(sampled)
+        size = int(self.shard_size or DEFAULT_SHARD_SIZE) if flush is not None else None
+        while pending:
+            # Up to the next whole number of shards (the sample may be more than one).
+            take = len(pending) if size is None else size - unsaved % size
+            batch, pending = pending[:take], pending[take:]
+            extracted, failed = self._extract_many(batch, workers=workers,
                                                    progress=progress, cluster=cluster)
-        added = updated = 0
+            self._integrate(extracted, failed, stats, skipped, counts)
+            unsaved += len(extracted)
+            if size is not None and pending and unsaved and unsaved % size == 0:
+                flush()
+                unsaved = 0
+        added, updated = counts["added"], counts["updated"]
+        self.skipped = skipped
+        self._search = None
+        seconds = time.perf_counter() - started
+        processed = len(todo)
+        return {"added": added, "updated": updated, "unchanged": unchanged,
+                "skipped": skipped, "seconds": seconds,
+                "images_per_second": processed / seconds if processed and seconds else None}
+
+    def _integrate(self, extracted: dict[str, dict], failed: list[dict],
+                   stats: dict[str, dict], skipped: list[dict], counts: dict[str, int]
+                   ) -> None:
+        """Put extracted features into the index (new images last); failed files
+        leave it and are listed in ``skipped``."""
+        position = {entry["path"]: i for i, entry in enumerate(self.files)}
         for item in failed:
             skipped.append(item)
             if item["path"] in position:  # a file that became unreadable leaves the index
@@ -277,25 +315,19 @@ class Index:
                 self.files[at] = entry
                 self._mutable()[at] = features
                 self._changed(at)
-                updated += 1
+                counts["updated"] += 1
             else:
                 position[path] = len(self.files)
                 self.files.append(entry)
                 appended.append(features)
                 self._origin.append(-1)
-                added += 1
+                counts["added"] += 1
         if appended:  # stored shards stay as they are: new images go to a new shard
             if isinstance(self._features, list):
                 self._features.extend(appended)
             else:
                 self._features = ChainedFeatures(parts(self._features) + [appended])
-        self.skipped = skipped
         self._search = None
-        seconds = time.perf_counter() - started
-        processed = len(todo)
-        return {"added": added, "updated": updated, "unchanged": unchanged,
-                "skipped": skipped, "seconds": seconds,
-                "images_per_second": processed / seconds if processed and seconds else None}
 
     def remove(self, paths: Iterable[str | os.PathLike]) -> int:
         """Drop images from the index; returns how many were indexed."""
@@ -305,7 +337,8 @@ class Index:
         return before - len(self.files)
 
     def sync(self, folder: str | os.PathLike, *, workers: int = 2,
-             progress: bool = True, cluster=None) -> dict[str, Any]:
+             progress: bool = True, cluster=None,
+             flush: Callable[[], Any] | None = None) -> dict[str, Any]:
         """Make the index match ``folder``: add new and changed images, drop deleted ones.
 
         Entries whose file no longer exists are dropped (whatever folder they came from);
@@ -316,7 +349,8 @@ class Index:
         listed, unlisted = scan_images(folder)
         gone = [entry["path"] for entry in self.files if not os.path.exists(entry["path"])]
         removed = self.remove(gone)
-        summary = self.add(listed, workers=workers, progress=progress, cluster=cluster)
+        summary = self.add(listed, workers=workers, progress=progress, cluster=cluster,
+                           flush=flush)
         # Image-like entries the listing left out (SVG, FIFOs, link loops...) are
         # skipped files too, listed with the ones that did not decode.
         left_out = [{"path": os.path.abspath(item["path"]), "reason": item["reason"]}
@@ -370,12 +404,14 @@ class Index:
             return map_files(lambda path: _extract(path, self.method, self.options, vocabulary),
                              paths, workers=workers, progress=progress, desc=desc)
 
-    def _train_and_extract(self, paths: list[str], *, workers: int, progress: bool,
-                           cluster=None):
-        """Learn the vocabulary from a sample of the images, then index them all.
+    def _train_vocabulary(self, paths: list[str], *, workers: int, progress: bool,
+                          cluster=None):
+        """Learn the vocabulary from a sample of ``paths``.
 
-        Only ``training_images`` images keep their descriptors in memory (the rest are
-        turned into words as they are extracted), so memory stays bounded for big folders.
+        Only ``training_images`` images keep their descriptors in memory (the others are
+        extracted afterwards, straight into words), so memory stays bounded for big
+        folders. Returns the sample's features (as words), the files that failed, and
+        the paths not in the sample.
         """
         rng = np.random.default_rng(0)
         count = min(len(paths), int(self.options["training_images"]))
@@ -403,9 +439,7 @@ class Index:
         for features, start, stop in zip(sampled.values(), bounds[:-1], bounds[1:]):
             features.pop("descriptors")
             features["words"] = words[start:stop]
-        extracted, more_failed = self._extract_many(rest, workers=workers, progress=progress,
-                                                    cluster=cluster)
-        return {**sampled, **extracted}, failed + more_failed
+        return sampled, failed, rest
 
     # -- saving and loading -------------------------------------------------------------
     def _arrays(self, features: list[dict[str, np.ndarray]] | None = None
@@ -897,10 +931,14 @@ def _update(folder, path, *, method, rebuild, workers, progress, options,
     index = existing or Index.new(method or DEFAULT_METHOD, **options)
     if shard_size is not None:
         index.shard_size = int(shard_size)
+    # Streaming: each full shard is written as soon as it is extracted.
+    flush = (lambda: index.save(path)) if path is not None else None
     if isinstance(folder, (str, os.PathLike)):
-        summary = index.sync(folder, workers=workers, progress=progress, cluster=cluster)
+        summary = index.sync(folder, workers=workers, progress=progress, cluster=cluster,
+                             flush=flush)
     else:
-        summary = index.add(folder, workers=workers, progress=progress, cluster=cluster)
+        summary = index.add(folder, workers=workers, progress=progress, cluster=cluster,
+                            flush=flush)
         summary["removed"] = 0
     if existing is None and not index.files:
         where = os.fspath(folder) if isinstance(folder, (str, os.PathLike)) else None
