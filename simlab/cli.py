@@ -208,7 +208,8 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
 
         def display_path(name, plain=display_path):  # noqa: F811 - panels by their place
             return describe(sources[name]) if name in sources else plain(name)
-    print(f"{stats['images']} images, {stats['skipped']} skipped, {stats['candidates']} of "
+    print(f"{stats['images']} images, {stats['skipped']} skipped, "
+          f"{stats.get('pairs_verified', stats['candidates'])} of "
           f"{stats['pairs_possible']} pairs verified, {stats['flagged']} flagged "
           f"({stats['seconds']['total']:.1f} s)")
     from .duplicates.report import _nfa_text

@@ -1,11 +1,15 @@
 """Figures out of PDFs: embedded images at native resolution, rendered regions otherwise.
 
-A published paper holds its figures one of three ways, and each needs its own reading:
+A published paper holds its figures one of four ways, and each needs its own reading:
 
 * **one embedded image per figure (or per panel)**: the raster is taken as stored, at its
   native resolution (no re-rendering, no resampling), with the box it is drawn in;
 * **tiles**: a figure cut into several images that touch on the page. Their union is
   rendered (at ``dpi``) as one figure, so a panel is never split at a tile seam;
+* **vector graphics only** (a plot, a diagram, a chart redrawn from data): there are no
+  pixels to take. A cluster of many path objects, an inch or more each way and apart from
+  the images, is rendered (at ``dpi``) as one figure of kind ``"vector"``
+  (:func:`vector_regions`); tables drawn with rules count as such figures too;
 * **a scanned page**: one image covers the page. The page is rendered and the figure
   regions are found on it: large blocks of dense ink, apart from the lines of text.
 
@@ -32,7 +36,7 @@ import numpy as np
 from .errors import DamagedPdfError, EncryptedPdfError, NotAPdfError, PdfError
 
 __all__ = ["PdfFigure", "PdfPage", "read_pdf", "count_pages", "render_page", "is_pdf",
-           "figure_regions", "DEFAULT_DPI"]
+           "figure_regions", "vector_regions", "DEFAULT_DPI"]
 
 #: Rendering resolution for tiled figures and scanned pages: 150 dpi keeps a figure's
 #: detail (a 3-inch panel becomes 450 px, more than the 800-px features need for it).
@@ -46,6 +50,12 @@ MIN_FIGURE_PIXELS = 32
 SCANNED_PAGE_SHARE = 0.7
 #: Images whose boxes are closer than this (points) are tiles of one figure.
 TILE_GAP_POINTS = 1.0
+#: Vector figures: path objects closer than this (points) belong to one figure; a figure
+#: has at least this many of them (rules, frames and underlines have a few) and is at
+#: least an inch on each side.
+VECTOR_GAP_POINTS = 12.0
+VECTOR_MIN_PATHS = 8
+VECTOR_MIN_POINTS = 72.0
 
 
 @dataclass
@@ -56,9 +66,9 @@ class PdfFigure:
     ----------
     index : int
         1-based, in reading order on the page (top to bottom, then left to right).
-    kind : {"image", "tiles", "scanned"}
-        An embedded image (native pixels), tiles rendered as one, or a region found on a
-        rendered scanned page.
+    kind : {"image", "tiles", "scanned", "vector"}
+        An embedded image (native pixels), tiles rendered as one, a region found on a
+        rendered scanned page, or vector graphics rendered.
     box : tuple of float
         ``(x0, y0, x1, y1)`` in page points from the top-left corner.
     image : ndarray
@@ -267,6 +277,87 @@ def figure_regions(page_image: np.ndarray, *, dpi: float = DEFAULT_DPI
     return sorted(regions, key=lambda r: (r[1], r[0]))
 
 
+def vector_regions(boxes: list[tuple[float, float, float, float]],
+                   page_size: tuple[float, float], *, avoid=()
+                   ) -> list[tuple[float, float, float, float]]:
+    """Boxes (page points) of figures drawn as vector paths, from the paths' boxes.
+
+    Paths closer than :data:`VECTOR_GAP_POINTS` join (on a 2-point grid, so a plot of
+    thousands of paths costs one image operation, not a comparison of every pair). A group
+    is a figure when it holds :data:`VECTOR_MIN_PATHS` paths and spans
+    :data:`VECTOR_MIN_POINTS` each way. The ``avoid`` boxes are the page's images, which
+    are read as such: a path enclosing one (a figure's background, a frame) is not drawing,
+    and a group reaching over one is left out (frames, ticks and arrows around a picture
+    are not a figure of their own, and the picture must not be compared with itself).
+
+    Examples
+    --------
+    >>> ticks = [(100 + 10 * i, 300, 101 + 10 * i, 305) for i in range(12)]
+    >>> axes = [(100, 200, 101, 300), (100, 300, 220, 301)]
+    >>> vector_regions(ticks + axes, (612, 792))
+    [(100, 200, 220, 305)]
+    >>> vector_regions([(50, 700, 560, 701)], (612, 792))   # a rule under the text
+    []
+    >>> vector_regions(ticks + axes, (612, 792), avoid=[(110, 210, 215, 295)])  # a picture
+    []
+    """
+    import cv2
+
+    def overlap(a, b) -> float:
+        return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * \
+            max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+    avoid = [tuple(float(v) for v in a) for a in avoid]
+    cell = 2.0
+    width, height = page_size
+    grid = np.zeros((int(height / cell) + 2, int(width / cell) + 2), np.uint8)
+    clipped = []
+    for x0, y0, x1, y1 in boxes:
+        if any(x0 <= a[0] + 1 and y0 <= a[1] + 1 and x1 >= a[2] - 1 and y1 >= a[3] - 1
+               for a in avoid):
+            continue  # a background or frame behind a picture
+        x0, y0 = max(0.0, x0), max(0.0, y0)
+        x1, y1 = min(width, x1), min(height, y1)
+        if x1 < x0 or y1 < y0:
+            continue
+        clipped.append((x0, y0, x1, y1))
+        grid[int(y0 / cell):int(y1 / cell) + 1, int(x0 / cell):int(x1 / cell) + 1] = 1
+    if not clipped:
+        return []
+    reach = int(np.ceil(VECTOR_GAP_POINTS / cell))
+    grown = cv2.dilate(grid, np.ones((reach + 1, reach + 1), np.uint8))
+    _, labels = cv2.connectedComponents(grown, connectivity=8)
+    groups: dict[int, list[tuple[float, ...]]] = {}
+    for box in clipped:
+        groups.setdefault(int(labels[int(box[1] / cell), int(box[0] / cell)]), []).append(box)
+    regions = []
+    for members in groups.values():
+        union = (min(b[0] for b in members), min(b[1] for b in members),
+                 max(b[2] for b in members), max(b[3] for b in members))
+        if len(members) < VECTOR_MIN_PATHS or min(union[2] - union[0], union[3] - union[1]) \
+                < VECTOR_MIN_POINTS:
+            continue
+        if not any(overlap(union, a) > 0.05 * (a[2] - a[0]) * (a[3] - a[1]) for a in avoid):
+            regions.append(union)
+    return sorted(regions, key=lambda r: (r[1], r[0]))
+
+
+def _vector_figures(page, dpi: float, images: list[tuple[float, ...]]) -> list[PdfFigure]:
+    """The page's figures drawn in vector graphics, rendered (see :func:`vector_regions`)."""
+    import pypdfium2.raw as pdfium_c
+
+    width, height = page.get_size()
+    boxes = [_top_left(item.get_bounds(), height)
+             for item in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH,
+                                                  pdfium_c.FPDF_PAGEOBJ_SHADING],
+                                          max_depth=15)]
+    figures = []
+    for x0, y0, x1, y1 in vector_regions(boxes, (width, height), avoid=images):
+        box = (max(0.0, x0 - 4), max(0.0, y0 - 4), min(width, x1 + 4), min(height, y1 + 4))
+        figures.append(PdfFigure(0, "vector", box, render_page(page, dpi=dpi, box=box)))
+    return figures
+
+
 def _page_figures(page, dpi: float) -> tuple[list[PdfFigure], str]:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
@@ -286,7 +377,8 @@ def _page_figures(page, dpi: float) -> tuple[list[PdfFigure], str]:
             continue
         objects.append((position, box, item))
     if not objects:
-        return [], "no images on this page"
+        figures = _vector_figures(page, dpi, [])
+        return _numbered(figures), "" if figures else "no images or drawn figures on this page"
 
     # A scanned page: one image over (most of) the page; its figures must be found.
     page_area = width * height
@@ -318,6 +410,7 @@ def _page_figures(page, dpi: float) -> tuple[list[PdfFigure], str]:
         box = (min(objects[i][1][0] for i in group), min(objects[i][1][1] for i in group),
                max(objects[i][1][2] for i in group), max(objects[i][1][3] for i in group))
         figures.append(PdfFigure(0, "tiles", box, render_page(page, dpi=dpi, box=box)))
+    figures += _vector_figures(page, dpi, [b for _, b, _ in objects])
     return _numbered(figures), ""
 
 

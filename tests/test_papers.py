@@ -220,6 +220,82 @@ def test_bad_pdfs_among_good_ones_are_skipped_and_listed(bad_pdfs, papers, tmp_p
     assert payload["pairs"], "the good paper was still searched"
 
 
+def _bar_chart(canvas, x, y, scale, heights):
+    """A plot drawn in vector graphics only: axes, ticks, bars, a curve and tick labels."""
+    canvas.line(x, y, x + 300 * scale, y)
+    canvas.line(x, y, x, y + 150 * scale)
+    for i, height in enumerate(heights):
+        canvas.setFillColorRGB(0.2 + 0.04 * i, 0.3, 0.7)
+        canvas.rect(x + (8 + 20 * i) * scale, y, 14 * scale, height * scale, fill=1)
+        canvas.line(x + (15 + 20 * i) * scale, y, x + (15 + 20 * i) * scale, y - 4 * scale)
+    curve = canvas.beginPath()
+    curve.moveTo(x, y + 70 * scale)
+    for step in np.linspace(0, 290, 40)[1:]:
+        curve.lineTo(x + step * scale, y + (70 + 40 * np.sin(step / 30)) * scale)
+    canvas.drawPath(curve, stroke=1, fill=0)
+    canvas.setFont("Helvetica", 8 * scale)
+    for i in range(0, len(heights), 2):
+        canvas.drawString(x + (10 + 20 * i) * scale, y - 12 * scale, f"d{i}")
+
+
+def test_a_reused_vector_plot_is_rendered_and_found(tmp_path):
+    """A figure with no pixels (a plot drawn as paths), reused smaller on another page:
+    both are read as vector figures and the reuse is flagged; a rule under the text and
+    the text itself are not figures."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    from simlab.pdf import read_pdf
+
+    heights = np.random.default_rng(3).uniform(10, 120, 14)
+    path = tmp_path / "plots.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=letter)
+    for number, (x, y, scale) in enumerate([(100, 350, 1.0), (150, 200, 0.8)], start=1):
+        pdf.setFont("Times-Roman", 10)
+        for line in range(10):
+            pdf.drawString(72, 720 - 12 * line, f"Body text of page {number}, line {line}.")
+        pdf.line(72, 600, 540, 600)
+        _bar_chart(pdf, x, y, scale, heights)
+        pdf.showPage()
+    pdf.save()
+    pages = list(read_pdf(path, progress=False))
+    assert [[f.kind for f in p.figures] for p in pages] == [["vector"], ["vector"]]
+    # the first plot: axes from (100, 350) to (400, 500) in PDF points, y upwards
+    assert iou(pages[0].figures[0].box, (100, 792 - 500, 400, 792 - 338)) >= 0.8
+    done = run("pairs", path, "--out", tmp_path / "out", "--json")
+    assert done.returncode == 0, done.stderr
+    finding = json.loads(done.stdout)["cross_image"][0]
+    assert {finding["source"]["a"]["page"], finding["source"]["b"]["page"]} == {1, 2}
+    assert finding["source"]["a"]["figure_kind"] == "vector"
+
+
+def test_a_matplotlib_figure_gives_its_picture_and_its_plot_once(tmp_path):
+    """matplotlib's PDF: a white background behind everything, a picture (imshow) with
+    its frame and ticks, and a line plot beside it. The picture is read as an image at its
+    own pixels, the plot as a vector figure, and neither holds the other."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simlab.lab.samples import sample_image
+    from simlab.pdf import read_pdf
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.5))
+    left.imshow(sample_image("camera", max_side=256), interpolation="none")  # unresampled
+    x = np.linspace(0, 10, 200)
+    right.plot(x, np.sin(x))
+    right.plot(x, np.cos(x))
+    figure.savefig(tmp_path / "figure.pdf")
+    plt.close(figure)
+    (page,) = read_pdf(tmp_path / "figure.pdf", progress=False)
+    kinds = {f.kind: f for f in page.figures}
+    assert sorted(kinds) == ["image", "vector"] and len(page.figures) == 2
+    assert kinds["image"].image.shape[:2] == (256, 256)  # native pixels
+    image, plot = kinds["image"].box, kinds["vector"].box
+    assert plot[0] >= image[2], "the plot lies right of the picture, apart from it"
+
+
 def test_dpi_is_checked(papers, tmp_path):
     done = run("pairs", papers[1]["papers"][0]["path"], "--out", tmp_path / "o", "--dpi", "0")
     assert done.returncode == 2 and "--dpi" in done.stderr
@@ -270,6 +346,32 @@ def test_a_figure_without_gutters_is_kept_whole():
     touching = np.hstack([sample_image("camera", max_side=200)[:130, :200],
                           sample_image("coffee", max_side=200)[:130, :200]])
     assert len(split_panels(touching)) == 1
+
+
+def test_a_pinwheel_layout_is_split_by_connected_regions():
+    """No straight gutter crosses a pinwheel of five pictures: its regions are found."""
+    from simlab.duplicates.panels import split_panels
+    from simlab.lab.samples import sample_image
+
+    figure = np.full((320, 320, 3), 255, np.uint8)
+    boxes = [(10, 10, 200, 100), (210, 10, 310, 200), (10, 110, 110, 310),
+             (120, 110, 200, 200), (120, 210, 310, 310)]
+    for (x0, y0, x1, y1), name in zip(boxes, ("astronaut", "coffee", "chelsea", "rocket",
+                                                "hubble_deep_field")):
+        figure[y0:y1, x0:x1] = sample_image(name, max_side=400)[:y1 - y0, :x1 - x0]
+    assert sorted(p.box for p in split_panels(figure)) == sorted(boxes)
+
+
+def test_shapes_that_are_not_pictures_are_not_split_apart():
+    """Two round cells on a white ground, with no gutter between them: one panel."""
+    import cv2
+
+    from simlab.duplicates.panels import split_panels
+
+    figure = np.full((300, 300, 3), 255, np.uint8)
+    cv2.circle(figure, (90, 90), 70, (120, 30, 30), -1)
+    cv2.circle(figure, (200, 190), 70, (30, 120, 30), -1)
+    assert [p.box for p in split_panels(figure)] == [(0, 0, 300, 300)]
 
 
 def test_split_recovers_the_planted_grid_with_letters(papers):

@@ -257,6 +257,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     seconds["total"] = time.perf_counter() - started
     stats = {
         "images": len(names), "skipped": len(skipped), "candidates": len(candidates),
+        # a pair may be verified both plain and mirrored: two candidates, one pair
+        "pairs_verified": len({(c[0], c[1]) for c in candidates}),
         "pairs_possible": len(names) * (len(names) - 1) // 2, "flagged": len(flagged),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "tests": tests,

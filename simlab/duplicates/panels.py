@@ -13,10 +13,15 @@ compared (normalised correlation of the blurred shapes) with the letters A-J ren
 the fonts matplotlib ships (DejaVu Sans and Serif, bold and regular); below a clear match
 the label stays ``None``.
 
+Where no straight gutter is left but a piece still holds several solid pictures apart
+from each other (a pinwheel or stepped layout, which an XY-cut cannot separate), its
+**connected regions** of ink are the panels.
+
 Limits: a figure without gutters (panels touching, or a single picture) is kept whole;
-panels that overlap, insets and non-rectangular layouts are not separated; a gutter whose
-colour differs from the figure's border is not seen; letters drawn inside a panel over the
-picture are not read.
+panels that overlap and insets are not separated, nor pictures that are not solid
+rectangles (plots, cells on a white ground) unless a gutter crosses between them; a gutter
+whose colour differs from the figure's border is not seen; letters drawn inside a panel
+over the picture are not read.
 """
 
 from __future__ import annotations
@@ -93,8 +98,10 @@ def _runs(line_is_gutter: np.ndarray, shortest: int) -> list[tuple[int, int]]:
     return pieces
 
 
-def _cut(mask: np.ndarray, box, shortest: int, depth: int = 0) -> list[tuple[int, ...]]:
-    """Recursive XY-cut of the content ``mask`` (True: not background) inside ``box``."""
+def _cut(mask: np.ndarray, box, shortest: int, depth: int = 0, *,
+         smallest: float = np.inf) -> list[tuple[int, ...]]:
+    """Recursive XY-cut of the content ``mask`` (True: not background) inside ``box``;
+    a piece no gutter crosses is tried for separate pictures (:func:`_regions`)."""
     x0, y0, x1, y1 = box
     part = mask[y0:y1, x0:x1]
     rows = (~part).mean(axis=1) >= GUTTER_SHARE
@@ -105,17 +112,54 @@ def _cut(mask: np.ndarray, box, shortest: int, depth: int = 0) -> list[tuple[int
     column_runs = _runs(columns, shortest)
     if len(row_runs) <= 1 and len(column_runs) <= 1:  # no gutter left: trim and stop
         (top, bottom), (left, right) = row_runs[0], column_runs[0]
-        return [(x0 + left, y0 + top, x0 + right, y0 + bottom)]
+        trimmed = (x0 + left, y0 + top, x0 + right, y0 + bottom)
+        return _regions(mask, trimmed, smallest) or [trimmed]
     if depth > 12:
         return [box]
     pieces = []
     if len(row_runs) > 1:
         for top, bottom in row_runs:
-            pieces += _cut(mask, (x0, y0 + top, x1, y0 + bottom), shortest, depth + 1)
+            pieces += _cut(mask, (x0, y0 + top, x1, y0 + bottom), shortest, depth + 1,
+                           smallest=smallest)
     else:
         for left, right in column_runs:
-            pieces += _cut(mask, (x0 + left, y0, x0 + right, y1), shortest, depth + 1)
+            pieces += _cut(mask, (x0 + left, y0, x0 + right, y1), shortest, depth + 1,
+                           smallest=smallest)
     return pieces
+
+
+#: A connected region is a picture when it fills this share of its box (holes filled):
+#: photographs and micrographs are solid rectangles; plots, cells on a white ground and
+#: letters are not.
+SOLID_SHARE = 0.9
+#: Separate pictures must hold this share of a piece's ink (the rest: letters, marks).
+PICTURES_SHARE = 0.9
+
+
+def _regions(mask: np.ndarray, box, smallest: float) -> list[tuple[int, ...]]:
+    """Pictures that no straight gutter separates (a pinwheel or stepped layout): the
+    solid connected regions of ink of one piece, when there are two or more of them and
+    they hold nearly all of its ink; otherwise none (the piece stays whole)."""
+    import cv2
+    from scipy import ndimage
+
+    x0, y0, x1, y1 = box
+    part = np.ascontiguousarray(mask[y0:y1, x0:x1], np.uint8)
+    if not np.isfinite(smallest) or min(part.shape) < 2 * smallest:
+        return []  # too small to hold two panels side by side or stacked
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=8)
+    pictures, ink = [], 0
+    for label in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[label])
+        if w < smallest or h < smallest:
+            continue
+        solid = ndimage.binary_fill_holes(labels[y:y + h, x:x + w] == label)
+        if solid.sum() >= SOLID_SHARE * w * h:
+            pictures.append((x0 + x, y0 + y, x0 + x + w, y0 + y + h))
+            ink += area
+    if len(pictures) < 2 or ink < PICTURES_SHARE * part.sum():
+        return []
+    return pictures
 
 
 @lru_cache(maxsize=1)
@@ -237,8 +281,8 @@ def split_panels(image: np.ndarray, *, min_panel_share: float = MIN_PANEL_SHARE,
     # Two lines of ground are a gutter: letters sit a point or two above their panels
     # (3 px at 150 dpi), and a letter left on a panel is content both copies share.
     shortest = 2
-    pieces = _cut(content, (0, 0, width, height), shortest)
     smallest = max(MIN_PANEL_PIXELS, min_panel_share * min(height, width))
+    pieces = _cut(content, (0, 0, width, height), shortest, smallest=smallest)
     panels = [p for p in pieces if (p[2] - p[0]) >= smallest and (p[3] - p[1]) >= smallest]
     marks = [p for p in pieces if p not in panels]
     if len(panels) <= 1:

@@ -261,7 +261,8 @@ def find_in_papers(inputs: Iterable[str | os.PathLike] | str | os.PathLike, *,
         from ..results import PairsResult
 
         result = PairsResult.empty(skipped=skipped, stats={
-            "images": 0, "skipped": len(skipped), "candidates": 0, "pairs_possible": 0,
+            "images": 0, "skipped": len(skipped), "candidates": 0, "pairs_verified": 0,
+            "pairs_possible": 0,
             "flagged": 0, "seconds": {"total": round(read_seconds, 3)},
             "tests": {"cross-image": 0, "copy-move": 0},
             "options": {"method": method, "max_side": max_side, "dpi": dpi,

@@ -546,7 +546,8 @@ def _html(table, skipped, stats: dict[str, Any], result=None, sections=None) -> 
     seconds = stats.get("seconds", {})
     tests = stats.get("tests", {})
     summary = (f"{stats.get('images', '?')} images read, {len(skipped)} skipped, "
-               f"{stats.get('candidates', '?')} of {stats.get('pairs_possible', '?')} pairs "
+               f"{stats.get('pairs_verified', stats.get('candidates', '?'))} of "
+               f"{stats.get('pairs_possible', '?')} pairs "
                f"verified after pruning, {len(table)} flagged, "
                f"{seconds.get('total', float('nan')):.1f} s")
     sections = sections or {"ruled_out": [], "groups": [], "redundant": []}
