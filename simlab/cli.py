@@ -16,7 +16,7 @@ import sys
 from typing import Any, Sequence
 
 from .comparison import DEFAULT_MAX_SIDE
-from .errors import InvalidParameterError, MethodUnavailableError, SimlabError
+from .errors import IndexError_, InvalidParameterError, MethodUnavailableError, SimlabError
 
 __all__ = ["main", "EXIT_SOME_FAILED"]
 
@@ -344,6 +344,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     with _cluster(args, progress=not args.json) as cluster:
         index = build(args.dir, method=args.method, path=args.index, rebuild=args.rebuild,
                       workers=args.threads, progress=not args.json, cluster=cluster,
+                      shard_size=args.shard_size,
                       **{k: v for k, v in options.items() if v is not None})
     summary = index.last_update
     if args.json:
@@ -351,7 +352,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
                           "images": len(index), "added": summary["added"],
                           "updated": summary["updated"], "removed": summary["removed"],
                           "unchanged": summary["unchanged"], "skipped": summary["skipped"],
-                          "seconds": round(summary["seconds"], 3)}, indent=2))
+                          "seconds": round(summary["seconds"], 3),
+                          "shards": len(index.shards)}, indent=2))
         return 0
     rate = summary["images_per_second"]
     print(f"{args.index}: {len(index)} images ({index.method}): {summary['added']} added, "
@@ -374,6 +376,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     for query in args.query:
         try:
             hits = index.search(query, top=args.top)
+        except IndexError_:
+            raise  # the index is at fault (damage found as it is read): no query can run
         except SimlabError as exc:
             if len(args.query) == 1:
                 raise  # one query: one error line, exit 2, as for any bad input
@@ -417,7 +421,8 @@ def add_index_parsers(subparsers) -> None:
     """Add the ``index`` and ``search`` commands to ``simlab``'s subparsers.
 
     ``simlab index DIR --index PATH [--method M] [--max-side PX] [--threads N]
-    [--workers N | --scheduler ADDRESS] [--rebuild] [--json]`` builds or updates an index; ``simlab search QUERY... --index
+    [--workers N | --scheduler ADDRESS] [--shard-size N] [--rebuild] [--json]`` builds or
+    updates an index (``--json`` adds ``"shards"``, how many it has); ``simlab search QUERY... --index
     PATH [--top K] [--json]`` searches it. ``--json`` prints ``[{"query": ...,
     "matches": <count>, "results": [{"rank": 1, "path": <absolute path>, "score": ...,
     "match": <bool>, "region": [left, top, right, bottom] or null, "details": {...}}]}]``
@@ -446,6 +451,10 @@ def add_index_parsers(subparsers) -> None:
     index.add_argument("--max-side", type=int, default=None, metavar="PX",
                        help="shrink images to this longest side first (default 640)")
     _add_parallel_options(index)
+    index.add_argument("--shard-size", type=int, default=None, metavar="N",
+                       help="images per shard (one arrays file each, written once; "
+                       "images added later go to new shards); default: the index's own, "
+                       "else 10000")
     index.add_argument("--rebuild", action="store_true",
                        help="ignore an existing index at PATH and start over")
     index.add_argument("--json", action="store_true", help="print a JSON summary")

@@ -111,9 +111,12 @@ def test_saved_index_loads_with_the_same_results(built, folder):
     assert manifest["format"] == "simlab-index" and manifest["version"] == simindex.FORMAT_VERSION
     assert {Path(f["path"]).name for f in manifest["files"]} == {f"{n}.png" for n in NAMES}
     assert all({"size", "mtime_ns"} <= set(f) for f in manifest["files"])
-    arrays = list(directory.glob("arrays-*.npz"))
-    assert [a.name for a in arrays] == [manifest["arrays"]]
-    with np.load(arrays[0], allow_pickle=False) as stored:  # no object arrays inside
+    # One shard of features, which also holds the vocabulary (field 'arrays').
+    arrays = sorted(a.name for a in directory.glob("arrays-*.npz"))
+    assert arrays == [manifest["arrays"]] == [s["arrays"] for s in manifest["shards"]]
+    assert [s["count"] for s in manifest["shards"]] == [len(NAMES)]
+    shard = directory / manifest["shards"][0]["arrays"]
+    with np.load(shard, allow_pickle=False) as stored:  # no object arrays inside
         assert stored["words"].dtype == np.uint16
     loaded = Index.load(directory)
     query = samples.jpeg(samples.crop(samples.sample_image("rocket", max_side=320), 0.5), 15)
@@ -326,9 +329,11 @@ def test_truncated_arrays_file_is_a_clear_error(built, tmp_path):
 
 def test_missing_or_mismatched_arrays_are_clear_errors(built, tmp_path):
     target = _copy_index(built, tmp_path)
-    arrays = next(target.glob("arrays-*.npz"))
     manifest = json.loads((target / "index.json").read_text())
-    manifest["generation"] = "0" * 32  # index.json of another generation
+    # A shard renamed: its file holds another identity (another generation's file).
+    arrays = target / manifest["shards"][0]["arrays"]
+    arrays = arrays.rename(target / f"arrays-{'0' * 32}.npz")
+    manifest["shards"][0]["arrays"] = manifest["arrays"] = arrays.name
     (target / "index.json").write_text(json.dumps(manifest))
     with pytest.raises(CorruptIndexError, match="does not belong"):
         Index.load(target)

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["InvertedFile"]
+__all__ = ["InvertedFile", "ShardedInvertedFile"]
 
 
 class InvertedFile:
@@ -48,26 +48,52 @@ class InvertedFile:
     def build(cls, word_lists: Sequence[np.ndarray], words: int, *,
               mirror: np.ndarray | None = None) -> "InvertedFile":
         """tf-idf rows of each image's words (integer ids below ``words``)."""
+        lengths = np.array([len(w) for w in word_lists], np.int64)
+        found = (np.concatenate([np.asarray(w, np.int64) for w in word_lists])
+                 if len(word_lists) else np.zeros(0, np.int64))
+        return cls.build_shards([(found, lengths)], words, mirror=mirror)[0]
+
+    @staticmethod
+    def counts(values: np.ndarray, lengths: np.ndarray, words: int):
+        """Word counts per image (sparse rows) of words end to end (``values``) and
+        how many belong to each image (``lengths``)."""
         from scipy import sparse
 
-        count = len(word_lists)
-        owners = np.repeat(np.arange(count), [len(w) for w in word_lists])
-        found = (np.concatenate([np.asarray(w, np.int64) for w in word_lists]) if count
-                 else np.zeros(0, np.int64))
-        counts = sparse.csr_matrix((np.ones(len(found), np.float32), (owners, found)),
+        count = len(lengths)
+        owners = np.repeat(np.arange(count), lengths)
+        counts = sparse.csr_matrix((np.ones(len(values), np.float32),
+                                    (owners, np.asarray(values, np.int64))),
                                    shape=(count, words))
         counts.sum_duplicates()
-        frequency = np.bincount(counts.indices, minlength=words).astype(np.float64)
-        documents = count
+        return counts
+
+    @classmethod
+    def build_shards(cls, shards: Sequence[tuple[np.ndarray, np.ndarray]], words: int, *,
+                     mirror: np.ndarray | None = None) -> list["InvertedFile"]:
+        """One inverted file per shard ``(values, lengths)``, weighted by the idf of
+        all of them: each shard is searched on its own, and its cosines are those the
+        images would have in one inverted file of every shard (so merging the shards'
+        shortlists gives the unsharded ranking)."""
+        from scipy import sparse
+
+        counted = [cls.counts(values, lengths, words) for values, lengths in shards]
+        frequency = np.zeros(words, np.float64)
+        documents = 0
+        for counts in counted:
+            frequency += np.bincount(counts.indices, minlength=words)
+            documents += counts.shape[0]
         if mirror is not None:
             frequency = frequency + frequency[mirror]
-            documents = 2 * count
+            documents = 2 * documents
         idf = np.log((documents + 1.0) / (frequency + 1.0)).astype(np.float32)
-        weighted = counts.copy()
-        weighted.data = np.sqrt(weighted.data) * idf[weighted.indices]
-        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return cls((sparse.diags(1.0 / norms) @ weighted).tocsr(), idf, mirror)
+        built = []
+        for counts in counted:
+            weighted = counts.copy()
+            weighted.data = np.sqrt(weighted.data) * idf[weighted.indices]
+            norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+            norms[norms == 0] = 1.0
+            built.append(cls((sparse.diags(1.0 / norms) @ weighted).tocsr(), idf, mirror))
+        return built
 
     def __len__(self) -> int:
         return self.rows.shape[0]
@@ -94,3 +120,39 @@ class InvertedFile:
     def mirrored_rows(self):
         """Rows of the mirrored images (needs ``mirror``)."""
         return self.rows[:, self.mirror]
+
+
+class ShardedInvertedFile:
+    """Inverted files of several shards (one idf), searched one by one, merged.
+
+    :meth:`cosines` asks each shard for its images' cosines and puts them end to end:
+    the best ``k`` of that are the merge of each shard's best ``k``, and equal to one
+    inverted file's over every image (:meth:`InvertedFile.build_shards`).
+
+    Examples
+    --------
+    >>> shards = InvertedFile.build_shards([(np.array([0, 1, 1]), np.array([3])),
+    ...                                     (np.array([2, 3]), np.array([2]))], words=4)
+    >>> [round(float(c), 2) for c in ShardedInvertedFile(shards).cosines(np.array([1, 0]))]
+    [0.99, 0.0]
+    """
+
+    def __init__(self, shards: Sequence[InvertedFile]):
+        self.shards = list(shards)
+        self.idf = self.shards[0].idf if self.shards else np.zeros(0, np.float32)
+
+    def __len__(self) -> int:
+        return sum(len(shard) for shard in self.shards)
+
+    def cosines(self, words: np.ndarray) -> np.ndarray:
+        """Cosine of a query's bag of words with every image of every shard."""
+        if not self.shards:
+            return np.zeros(0, np.float32)
+        return np.concatenate([shard.cosines(words) for shard in self.shards])
+
+    @property
+    def rows(self):
+        """Every shard's rows stacked (scipy.sparse.csr_matrix)."""
+        from scipy import sparse
+
+        return sparse.vstack([shard.rows for shard in self.shards]).tocsr()

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import UnknownMethodError
+from .features import FeatureTable, column, flat, parts
 from .validation import Invalid, checked_array
 
 __all__ = ["Backend", "BACKENDS", "get_backend", "MIN_INLIER_RATIO", "MAX_LOG_NFA",
@@ -57,16 +58,28 @@ def _stack(features: Sequence[dict], key: str, dtype, width: int | None = None) 
     count = len(features)
     if width is None:
         width = len(features[0][key]) if count else 0
-    return np.array([f[key] for f in features], dtype).reshape(count, width)
+    return column(features, key, dtype, width)
 
 
 def _vectors(arrays: dict, name: str, count: int, width: int) -> np.ndarray:
-    """Finite float rows, one per image (an emptied index stores (0, 0): no width)."""
-    stored = checked_array(arrays, name, (count, width if count else None), "f")
-    stored = stored.astype(np.float32)
-    if not np.isfinite(stored).all():
+    """Float rows, one per image (an emptied index stores (0, 0): no width); their
+    values are checked when a search stacks them (:func:`_finite`)."""
+    return checked_array(arrays, name, (count, width if count else None), "f")
+
+
+def _finite(stacked: np.ndarray, name: str) -> np.ndarray:
+    """``stacked``, refused when it holds NaN or infinities (checked as a whole)."""
+    if not np.isfinite(stacked).all():
         raise Invalid(f"'{name}' holds NaN or infinite values")
-    return stored
+    return stacked
+
+
+def _float32(array: np.ndarray) -> np.ndarray:
+    return np.asarray(array, np.float32)
+
+
+def _int64(array: np.ndarray) -> np.ndarray:
+    return np.asarray(array, np.int64)
 
 
 class Backend:
@@ -89,18 +102,28 @@ class Backend:
         raise NotImplementedError
 
     def to_arrays(self, features: Sequence[dict], vocabulary) -> dict[str, np.ndarray]:
-        """The stored per-image features as plain arrays for ``np.savez``."""
+        """The stored per-image features of one shard as plain arrays for ``np.savez``."""
         return {}
 
-    def from_arrays(self, arrays: dict, features: list[dict], options: dict) -> Any:
-        """Fill ``features`` (one dict per image, holding its ``shape``) from
-        :meth:`to_arrays`'s arrays, checking each (:func:`checked_array`; a bad one
-        raises :class:`~simlab.search.validation.Invalid`); return the vocabulary (or
-        None)."""
+    def shared_arrays(self, vocabulary) -> dict[str, np.ndarray]:
+        """What every shard shares (the vocabulary), as plain arrays."""
+        return {}
+
+    def load_vocabulary(self, arrays: dict, options: dict) -> Any:
+        """The vocabulary of :meth:`shared_arrays`'s arrays (or None), checked."""
         return None
 
+    def from_arrays(self, arrays: dict, table: FeatureTable, options: dict,
+                    vocabulary) -> None:
+        """Add :meth:`to_arrays`'s arrays of one shard to ``table`` (which holds each
+        image's ``scale`` and ``shape``). Only cheap checks here (names, shapes, dtypes,
+        offsets; a bad one raises :class:`~simlab.search.validation.Invalid`): an index
+        opens without reading its arrays. Values are checked when used: per image
+        (``table.add_check``) or per column in :meth:`prepare`."""
+
     def prepare(self, features: Sequence[dict], vocabulary) -> dict:
-        """Search structures, built once per change of the index."""
+        """Search structures, built once per change of the index; checks the values of
+        the columns it reads (raising :class:`~simlab.search.validation.Invalid`)."""
         return {}
 
     def search(self, image: np.ndarray, prepared: dict, features: Sequence[dict], *,
@@ -199,14 +222,16 @@ class Words(Backend):
                 .astype(np.int64).astype(np.uint8)
             arrays["sizes"] = np.concatenate(
                 [f["sizes"] for f in features] or [np.zeros(0)]).astype(np.float16)
-        arrays.update(vocabulary.to_arrays())
         return arrays
+
+    def shared_arrays(self, vocabulary):
+        return vocabulary.to_arrays()
 
     @property
     def stored(self) -> tuple[str, ...]:
         return ("points", "angles", "sizes") if self.keeps_orientation else ("points",)
 
-    def from_arrays(self, arrays, features, options):
+    def load_vocabulary(self, arrays, options):
         from ..bow import Vocabulary
 
         top = checked_array(arrays, "vocabulary_top", (None, 128), "f")
@@ -216,45 +241,62 @@ class Words(Backend):
                 np.isfinite(top).all() and np.isfinite(arrays["vocabulary_sub"]).all()):
             raise Invalid("the vocabulary ('vocabulary_top', 'vocabulary_sub') must be "
                           "non-empty and finite")
-        vocabulary = Vocabulary.from_arrays(arrays)
-        count = len(features)
+        return Vocabulary.from_arrays(arrays)
+
+    def from_arrays(self, arrays, table, options, vocabulary):
+        count = len(table)
         offsets = checked_array(arrays, "offsets", (count + 1,), "i").astype(np.int64)
-        words = checked_array(arrays, "words", (None,), "u").astype(np.int64)
+        words = checked_array(arrays, "words", (None,), "u")
         if offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != len(words):
             raise Invalid("'offsets' must rise from 0 to the number of words stored")
+        table.add_ragged("words", words, offsets, _int64)
+        if "points" in self.stored:
+            table.add_ragged("points", checked_array(arrays, "points", (len(words), 2), "f"),
+                             offsets, _float32)
+        if "angles" in self.stored:
+            # 1.4-degree steps (see to_arrays).
+            table.add_ragged("angles", checked_array(arrays, "angles", (len(words),), "u"),
+                             offsets, lambda a: np.asarray(a, np.float32) * (360 / 256))
+            table.add_ragged("sizes", checked_array(arrays, "sizes", (len(words),), "f"),
+                             offsets, _float32)
+        table.add_check(lambda item: self.check_item(item, vocabulary))
+
+    def check_item(self, item: dict, vocabulary) -> None:
+        """Refuse an image whose stored words, points or sizes cannot be its own."""
+        words = item["words"]
         if len(words) and int(words.max()) >= vocabulary.words:
             raise Invalid(f"'words' holds word {int(words.max())}, past the vocabulary's "
                           f"{vocabulary.words} words")
-        columns = {}
-        if "points" in self.stored:
-            points = checked_array(arrays, "points", (len(words), 2), "f").astype(np.float32)
-            owners = np.repeat(np.arange(count), np.diff(offsets))
-            shapes = np.array([f["shape"] for f in features], np.float32).reshape(count, 2)
-            bounds = shapes[owners][:, ::-1] + 1  # (width, height)
+        if "points" in item:
+            points = item["points"]
+            bounds = np.asarray(item["shape"], np.float32)[::-1] + 1  # (width, height)
             if not (np.isfinite(points).all() and (points >= -1).all()
                     and (points <= bounds).all()):
                 raise Invalid("'points' must lie inside their images")
-            columns["points"] = points
-        if "angles" in self.stored:
-            # 1.4-degree steps (see to_arrays).
-            columns["angles"] = checked_array(arrays, "angles", (len(words),), "u") \
-                .astype(np.float32) * 360 / 256
-            sizes = checked_array(arrays, "sizes", (len(words),), "f").astype(np.float32)
+        if "sizes" in item:
+            sizes = item["sizes"]
             if not (np.isfinite(sizes).all() and (sizes >= 0).all()):
                 raise Invalid("'sizes' must be finite keypoint sizes")
-            columns["sizes"] = sizes
-        for i in range(count):
-            part = slice(offsets[i], offsets[i + 1])
-            features[i]["words"] = words[part]
-            for name, column in columns.items():
-                features[i][name] = column[part]
-        return vocabulary
+
+    def shard_words(self, features, vocabulary) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(words, lengths)`` of each shard of ``features``, word ids checked."""
+        shards = []
+        for part in parts(features):
+            values, lengths = flat(part, "words")
+            if len(values) and int(values.max()) >= vocabulary.words:
+                raise Invalid(f"'words' holds word {int(values.max())}, past the "
+                              f"vocabulary's {vocabulary.words} words")
+            shards.append((values, lengths))
+        return shards
 
     def prepare(self, features, vocabulary):
-        from ..bow import InvertedFile
+        from ..bow.inverted import InvertedFile, ShardedInvertedFile
 
-        return {"inverted": InvertedFile.build([f["words"] for f in features],
-                                               vocabulary.words)}
+        # Each shard gets its own inverted file (one idf for all): searched one by one,
+        # their cosines put end to end (the merge of the shards' shortlists).
+        shards = InvertedFile.build_shards(self.shard_words(features, vocabulary),
+                                           vocabulary.words)
+        return {"inverted": shards[0] if len(shards) == 1 else ShardedInvertedFile(shards)}
 
     def query(self, image: np.ndarray, options: dict, vocabulary, *, mirror: bool,
               invert: bool = False) -> dict:
@@ -351,17 +393,18 @@ class VerifiedWords(Words):
     #: Width of each fallback vector: an 8x8x8 histogram and a 16x16 ordinal thumbnail.
     widths = {"vectors": 512, "ordinals": 256}
 
-    def from_arrays(self, arrays, features, options):
-        vocabulary = super().from_arrays(arrays, features, options)
+    def from_arrays(self, arrays, table, options, vocabulary):
+        super().from_arrays(arrays, table, options, vocabulary)
         for name, key in self.vectors.items():
-            for i, row in enumerate(_vectors(arrays, name, len(features), self.widths[name])):
-                features[i][key] = row
-        return vocabulary
+            table.add_rows(key, _vectors(arrays, name, len(table), self.widths[name]),
+                           _float32)
 
     def prepare(self, features, vocabulary):
         prepared = super().prepare(features, vocabulary)
+        prepared["shapes"] = _stack(features, "shape", np.int64, 2)
         for name, key in self.vectors.items():
-            prepared[name] = _stack(features, key, np.float32)
+            prepared[name] = _finite(_stack(features, key, np.float32, self.widths[name]),
+                                     name)
         return prepared
 
     def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
@@ -383,6 +426,7 @@ class VerifiedWords(Words):
         mirrored = side_cosines["_mirrored"] > side_cosines[""] if "_mirrored" in \
             side_cosines else np.zeros(len(cosines), bool)
         found = _Answers(len(cosines), image.shape[:2])
+        shapes = prepared["shapes"]
         keep = np.ones(len(query[""]["words"]), bool)  # query keypoints not explained yet
         for round_number in range(max(1, int(answers))):
             if round_number:  # what is left of the query after setting matches aside
@@ -412,7 +456,7 @@ class VerifiedWords(Words):
                     if found.verified[i]:
                         break
             new = found.decide(candidates, max_log_nfa=max_log_nfa,
-                               shapes=[f["shape"] for f in features])
+                               shapes=shapes)
             new = [i for i in new if not matched_before[i]]
             if not new or round_number + 1 >= int(answers):
                 break
@@ -580,9 +624,12 @@ class NaiveWords(Words):
 
     def prepare(self, features, vocabulary):
         histograms = np.zeros((len(features), vocabulary.words), np.float32)
-        for i, f in enumerate(features):
-            counts = np.bincount(f["words"], minlength=vocabulary.words)
-            histograms[i] = counts / max(1, counts.sum())
+        start = 0
+        for values, lengths in self.shard_words(features, vocabulary):
+            owners = np.repeat(np.arange(start, start + len(lengths)), lengths)
+            np.add.at(histograms, (owners, np.asarray(values, np.int64)), 1.0)
+            start += len(lengths)
+        histograms /= np.maximum(histograms.sum(axis=1, keepdims=True), 1.0)
         return {"histograms": histograms}
 
     def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
@@ -621,17 +668,16 @@ class PerceptualHash(Backend):
         return {f"hashes{side}": _stack(features, f"hash{side}", np.uint8, 8)
                 for side in ("", "_mirrored")}
 
-    def from_arrays(self, arrays, features, options):
+    def from_arrays(self, arrays, table, options, vocabulary):
         for side in ("", "_mirrored"):
-            stored = checked_array(arrays, f"hashes{side}", (len(features), 8), "u")
+            stored = checked_array(arrays, f"hashes{side}", (len(table), 8), "u")
             if stored.dtype != np.uint8:
                 raise Invalid(f"'hashes{side}' must be uint8, got {stored.dtype}")
-            for i, row in enumerate(stored):
-                features[i][f"hash{side}"] = row
-        return None
+            table.add_rows(f"hash{side}", stored)
 
     def prepare(self, features, vocabulary):
-        return {"bits": np.unpackbits(_stack(features, "hash", np.uint8), axis=1).astype(bool)}
+        return {"bits": np.unpackbits(_stack(features, "hash", np.uint8, 8), axis=1)
+                .astype(bool)}
 
     def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
                **settings):
@@ -665,13 +711,13 @@ class _Vector(Backend):
         """Length of each stored vector."""
         raise NotImplementedError
 
-    def from_arrays(self, arrays, features, options):
-        for i, row in enumerate(_vectors(arrays, "vectors", len(features), self.width(options))):
-            features[i]["vector"] = row
-        return None
+    def from_arrays(self, arrays, table, options, vocabulary):
+        table.add_rows("vector", _vectors(arrays, "vectors", len(table), self.width(options)),
+                       _float32)
 
     def prepare(self, features, vocabulary):
-        return {"vectors": _stack(features, "vector", np.float32)}
+        return {"vectors": _finite(_stack(features, "vector", np.float32),
+                                   "vectors")}
 
     def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
                **settings):

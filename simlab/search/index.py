@@ -45,9 +45,11 @@ numpy for comparison, and ``"naive-bow"`` reproduces the forum question's progra
 baseline. Each method is a backend class (:mod:`simlab.search.backends`).
 
 An index is one directory: ``index.json`` (format, version, options, each file's size
-and mtime, unreadable files) and ``arrays-<generation>.npz`` (features, loaded with
-``allow_pickle=False``), written atomically, JSON last. Re-indexing a folder processes
-only new or changed files and drops deleted ones.
+and mtime, unreadable files, the shards) and one ``arrays-<id>.npz`` per shard of at most
+``shard_size`` images (features, memory-mapped, never unpickled), written atomically, JSON
+last. Re-indexing a folder processes only new or changed files and drops deleted ones;
+new images go to new shards, and only shards whose images changed are rewritten. Opening
+reads headers only (:mod:`simlab.search.features`); a search merges the shards' candidates.
 
 Examples
 --------
@@ -71,7 +73,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -82,6 +84,7 @@ from ..errors import (CorruptIndexError, ForeignIndexError, IndexConflictError, 
 from ..io import load_scaled
 from ..results import SearchHit
 from .backends import BACKENDS, MAX_LOG_NFA, MIN_INLIER_RATIO, get_backend
+from .features import ChainedFeatures, FeatureTable, parts
 from .validation import FORMAT, FORMAT_VERSION, MANIFEST, Invalid, check_manifest
 
 __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
@@ -96,6 +99,9 @@ __all__ = ["build", "Index", "SearchHit", "METHODS", "DEFAULT_METHOD", "FORMAT",
 #: of ``simlab bench search``).
 METHODS = {name: backend.summary for name, backend in BACKENDS.items()}
 DEFAULT_METHOD = "bow-verify"
+#: Images per shard when an index is saved (``--shard-size``): a shard is one arrays
+#: file, written once and then only read (added images go to new shards).
+DEFAULT_SHARD_SIZE = 10_000
 
 
 
@@ -155,6 +161,20 @@ class Index:
     last_update: dict[str, Any] | None = field(default=None, repr=False)
     #: The generation on disk this index was loaded from or last saved as.
     _generation: str | None = field(default=None, repr=False)
+    #: Images per shard for the shards the next :meth:`save` writes (None: default).
+    shard_size: int | None = None
+    #: The shards on disk (``{"arrays", "count"}``) at the last load or save; images
+    #: ``_origin[i]`` (a shard number, -1 for new or changed ones) came from; shards
+    #: whose images changed (rewritten at the next save).
+    _layout: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _origin: list[int] = field(default_factory=list, repr=False)
+    _dirty: set[int] = field(default_factory=set, repr=False)
+    #: The arrays file holding the vocabulary at the last load or save (None: write it).
+    _shared_file: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self._origin) != len(self.files):  # images not from a stored shard
+            self._origin = [-1] * len(self.files)
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -197,7 +217,8 @@ class Index:
 
     # -- updating -----------------------------------------------------------------------
     def add(self, paths: Iterable[str | os.PathLike], *, workers: int = 2,
-            progress: bool = True, cluster=None) -> dict[str, Any]:
+            progress: bool = True, cluster=None,
+            flush: Callable[[], Any] | None = None) -> dict[str, Any]:
         """Index new images and re-index changed ones (by size and mtime).
 
         Unreadable files are skipped and listed in :attr:`skipped`, never raised.
@@ -214,6 +235,13 @@ class Index:
         cluster : simlab.distributed.Cluster, optional
             Extract on a Dask cluster's worker processes instead of ``workers`` threads
             (:func:`simlab.distributed.cluster`); the index is the same.
+        flush : callable, optional
+            Streaming: called (with no argument) each time :attr:`shard_size` images
+            were extracted and more remain, to write them (``lambda: index.save(path)``,
+            which :func:`build` passes): their features then live in the new shard's
+            memory-mapped file, not in memory, so a build's memory does not grow with the
+            folder, and a build killed midway keeps the shards it wrote (the next run
+            goes on from there).
 
         Returns
         -------
@@ -237,29 +265,29 @@ class Index:
                 continue
             todo.append((path, stat))
         stats = dict(todo)
-        if todo and self.backend.uses_words and self.vocabulary is None:
-            extracted, failed = self._train_and_extract(list(stats), workers=workers,
-                                                        progress=progress, cluster=cluster)
-        else:
-            extracted, failed = self._extract_many(list(stats), workers=workers,
+        pending = list(stats)
+        counts = {"added": 0, "updated": 0}
+        unsaved = 0
+        if pending and self.backend.uses_words and self.vocabulary is None:
+            # The vocabulary is learnt from a sample first; the sample's features are
+            # the first ones added.
+            sampled, failed, pending = self._train_vocabulary(
+                pending, workers=workers, progress=progress, cluster=cluster)
+            self._integrate(sampled, failed, stats, skipped, counts)
+            unsaved = len(sampled)
+        size = int(self.shard_size or DEFAULT_SHARD_SIZE) if flush is not None else None
+        while pending:
+            # Up to the next whole number of shards (the sample may be more than one).
+            take = len(pending) if size is None else size - unsaved % size
+            batch, pending = pending[:take], pending[take:]
+            extracted, failed = self._extract_many(batch, workers=workers,
                                                    progress=progress, cluster=cluster)
-        added = updated = 0
-        for item in failed:
-            skipped.append(item)
-            if item["path"] in position:  # a file that became unreadable leaves the index
-                self._drop({item["path"]})
-                position = {e["path"]: i for i, e in enumerate(self.files)}
-        for path, features in extracted.items():
-            entry = {"path": path, **stats[path]}
-            if path in position:
-                self.files[position[path]] = entry
-                self._features[position[path]] = features
-                updated += 1
-            else:
-                position[path] = len(self.files)
-                self.files.append(entry)
-                self._features.append(features)
-                added += 1
+            self._integrate(extracted, failed, stats, skipped, counts)
+            unsaved += len(extracted)
+            if size is not None and pending and unsaved and unsaved % size == 0:
+                flush()
+                unsaved = 0
+        added, updated = counts["added"], counts["updated"]
         self.skipped = skipped
         self._search = None
         seconds = time.perf_counter() - started
@@ -267,6 +295,39 @@ class Index:
         return {"added": added, "updated": updated, "unchanged": unchanged,
                 "skipped": skipped, "seconds": seconds,
                 "images_per_second": processed / seconds if processed and seconds else None}
+
+    def _integrate(self, extracted: dict[str, dict], failed: list[dict],
+                   stats: dict[str, dict], skipped: list[dict], counts: dict[str, int]
+                   ) -> None:
+        """Put extracted features into the index (new images last); failed files
+        leave it and are listed in ``skipped``."""
+        position = {entry["path"]: i for i, entry in enumerate(self.files)}
+        for item in failed:
+            skipped.append(item)
+            if item["path"] in position:  # a file that became unreadable leaves the index
+                self._drop({item["path"]})
+                position = {e["path"]: i for i, e in enumerate(self.files)}
+        appended = []
+        for path, features in extracted.items():
+            entry = {"path": path, **stats[path]}
+            if path in position:
+                at = position[path]
+                self.files[at] = entry
+                self._mutable()[at] = features
+                self._changed(at)
+                counts["updated"] += 1
+            else:
+                position[path] = len(self.files)
+                self.files.append(entry)
+                appended.append(features)
+                self._origin.append(-1)
+                counts["added"] += 1
+        if appended:  # stored shards stay as they are: new images go to a new shard
+            if isinstance(self._features, list):
+                self._features.extend(appended)
+            else:
+                self._features = ChainedFeatures(parts(self._features) + [appended])
+        self._search = None
 
     def remove(self, paths: Iterable[str | os.PathLike]) -> int:
         """Drop images from the index; returns how many were indexed."""
@@ -276,7 +337,8 @@ class Index:
         return before - len(self.files)
 
     def sync(self, folder: str | os.PathLike, *, workers: int = 2,
-             progress: bool = True, cluster=None) -> dict[str, Any]:
+             progress: bool = True, cluster=None,
+             flush: Callable[[], Any] | None = None) -> dict[str, Any]:
         """Make the index match ``folder``: add new and changed images, drop deleted ones.
 
         Entries whose file no longer exists are dropped (whatever folder they came from);
@@ -287,7 +349,8 @@ class Index:
         listed, unlisted = scan_images(folder)
         gone = [entry["path"] for entry in self.files if not os.path.exists(entry["path"])]
         removed = self.remove(gone)
-        summary = self.add(listed, workers=workers, progress=progress, cluster=cluster)
+        summary = self.add(listed, workers=workers, progress=progress, cluster=cluster,
+                           flush=flush)
         # Image-like entries the listing left out (SVG, FIFOs, link loops...) are
         # skipped files too, listed with the ones that did not decode.
         left_out = [{"path": os.path.abspath(item["path"]), "reason": item["reason"]}
@@ -299,8 +362,28 @@ class Index:
 
     def _drop(self, paths: set[str]) -> None:
         keep = [i for i, entry in enumerate(self.files) if entry["path"] not in paths]
+        if len(keep) == len(self.files):
+            return
+        kept = set(keep)
+        self._dirty |= {self._origin[i] for i in range(len(self.files))
+                        if i not in kept and self._origin[i] >= 0}
         self.files = [self.files[i] for i in keep]
-        self._features = [self._features[i] for i in keep]
+        features = self._mutable()
+        self._features = [features[i] for i in keep]
+        self._origin = [self._origin[i] for i in keep]
+        self._search = None
+
+    def _mutable(self) -> list[dict[str, np.ndarray]]:
+        """The features as a list of dicts (stored shards read), to change in place."""
+        if not isinstance(self._features, list):
+            self._features = list(self._features)
+        return self._features
+
+    def _changed(self, position: int) -> None:
+        """Image ``position`` has new features: its shard is rewritten at the next save."""
+        if self._origin[position] >= 0:
+            self._dirty.add(self._origin[position])
+        self._origin[position] = -1
         self._search = None
 
     def _extract_many(self, paths: list[str], *, workers: int, progress: bool,
@@ -321,12 +404,14 @@ class Index:
             return map_files(lambda path: _extract(path, self.method, self.options, vocabulary),
                              paths, workers=workers, progress=progress, desc=desc)
 
-    def _train_and_extract(self, paths: list[str], *, workers: int, progress: bool,
-                           cluster=None):
-        """Learn the vocabulary from a sample of the images, then index them all.
+    def _train_vocabulary(self, paths: list[str], *, workers: int, progress: bool,
+                          cluster=None):
+        """Learn the vocabulary from a sample of ``paths``.
 
-        Only ``training_images`` images keep their descriptors in memory (the rest are
-        turned into words as they are extracted), so memory stays bounded for big folders.
+        Only ``training_images`` images keep their descriptors in memory (the others are
+        extracted afterwards, straight into words), so memory stays bounded for big
+        folders. Returns the sample's features (as words), the files that failed, and
+        the paths not in the sample.
         """
         rng = np.random.default_rng(0)
         count = min(len(paths), int(self.options["training_images"]))
@@ -346,6 +431,7 @@ class Index:
                 f"({len(first)} files tried); use method='histogram' or 'phash' for flat "
                 "images")
         self.vocabulary = self.backend.train(pool, self.options)
+        self._shared_file = None  # a new vocabulary: written at the next save
         # One assignment for the whole sample: per-cell products are then large, and
         # cost a second instead of ~50 ms per image.
         words = self.vocabulary.assign(pool)
@@ -353,41 +439,51 @@ class Index:
         for features, start, stop in zip(sampled.values(), bounds[:-1], bounds[1:]):
             features.pop("descriptors")
             features["words"] = words[start:stop]
-        extracted, more_failed = self._extract_many(rest, workers=workers, progress=progress,
-                                                    cluster=cluster)
-        return {**sampled, **extracted}, failed + more_failed
+        return sampled, failed, rest
 
     # -- saving and loading -------------------------------------------------------------
-    def _arrays(self) -> dict[str, np.ndarray]:
-        count = len(self._features)
+    def _arrays(self, features: list[dict[str, np.ndarray]] | None = None
+                ) -> dict[str, np.ndarray]:
+        """The arrays file of one shard holding ``features`` (default: every image)."""
+        features = list(self._features) if features is None else features
+        count = len(features)
         arrays: dict[str, np.ndarray] = {
-            "scales": np.array([f["scale"] for f in self._features], np.float32),
-            "shapes": np.array([f["shape"] for f in self._features], np.int32).reshape(count, 2),
+            "scales": np.array([f["scale"] for f in features], np.float32),
+            "shapes": np.array([f["shape"] for f in features], np.int32).reshape(count, 2),
         }
-        arrays.update(self.backend.to_arrays(self._features, self.vocabulary))
+        arrays.update(self.backend.to_arrays(features, self.vocabulary))
         return arrays
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the index directory: arrays first, ``index.json`` last, under the lock.
+        """Write the index directory: new shards first, ``index.json`` last, under the lock.
 
-        A reader sees either the old index or the new one: ``index.json`` names the
-        arrays file of its own generation, and old generations are removed afterwards
-        (:mod:`simlab.search.storage`). Another process updating the same index meanwhile
-        raises :class:`~simlab.errors.IndexLockedError`; an index that another process
-        saved since this one was loaded raises :class:`~simlab.errors.IndexConflictError`
-        (saving would silently drop that update).
+        The images are stored in shards of at most :attr:`shard_size` images (default
+        :data:`DEFAULT_SHARD_SIZE`), one arrays file each, written atomically. Saving
+        where the index was loaded from rewrites only the shards whose images changed
+        or were removed; images added since go to new shards (the others stay as they
+        are on disk). A reader sees either the old index or the new one: ``index.json``
+        names the files of its own generation, and files no manifest names are removed
+        afterwards (:mod:`simlab.search.storage`). Another process updating the same
+        index meanwhile raises :class:`~simlab.errors.IndexLockedError`; an index that
+        another process saved since this one was loaded raises
+        :class:`~simlab.errors.IndexConflictError` (saving would silently drop that
+        update).
         """
         from .. import __version__
-        from .storage import current_generation, index_lock, write_generation
+        from .storage import (clean_debris, current_generation, index_lock, read_manifest,
+                              referenced_files, write_arrays, write_manifest)
 
         target = Path(path) if path is not None else self.path
         if target is None:
             raise InvalidParameterError("Index.save needs a path (none was loaded or given)")
+        shard_size = int(self.shard_size or DEFAULT_SHARD_SIZE)
+        if shard_size < 1:
+            raise InvalidParameterError(f"shard size must be at least 1, got {shard_size}")
         _check_writable(target)
         with index_lock(target):
-            if self._generation is not None and self.path is not None \
-                    and os.path.realpath(self.path) == os.path.realpath(target) \
-                    and current_generation(target) not in (None, self._generation):
+            same_place = self._generation is not None and self.path is not None \
+                and os.path.realpath(self.path) == os.path.realpath(target)
+            if same_place and current_generation(target) not in (None, self._generation):
                 raise IndexConflictError(
                     "another process updated this index after it was loaded; saving would "
                     "drop its images: load the index again and redo the update (or use "
@@ -396,25 +492,115 @@ class Index:
             if self.backend.uses_words and self.vocabulary is None:
                 raise NoImagesError("no image was indexed, so there is no vocabulary to "
                                     "save; add images first", os.fspath(target))
+            target.mkdir(parents=True, exist_ok=True)
+            existing = []
+            if (target / MANIFEST).is_file():
+                with contextlib.suppress(CorruptIndexError):
+                    existing = referenced_files(read_manifest(target))
+            clean_debris(target, keep=existing)  # what killed writers left
+            # Shards kept as they are on disk: loaded from here, no image changed.
+            kept = [k for k in range(len(self._layout)) if k not in self._dirty] \
+                if same_place else []
+            members: dict[int, list[int]] = {}
+            for i, origin in enumerate(self._origin):
+                members.setdefault(origin, []).append(i)
+            kept = [k for k in kept if len(members.get(k, [])) == self._layout[k]["count"]
+                    and self._layout[k]["arrays"] in existing]
+            order = [i for k in kept for i in members[k]]
+            taken = set(order)
+            rest = [i for i in range(len(self.files)) if i not in taken]
+            layout = [dict(self._layout[k]) for k in kept]
+            # The vocabulary stays in the file that holds it when that file is kept;
+            # else it goes into the first shard written (one file for a small index).
+            shared = self._shared_file if self._shared_file in \
+                {record["arrays"] for record in layout} else None
+            chunks = [rest[start:start + shard_size]
+                      for start in range(0, len(rest), shard_size)]
+            if not layout and not chunks:  # an emptied index: one empty shard
+                chunks = [[]]
+            for chunk in chunks:
+                arrays = self._arrays([self._features[i] for i in chunk])
+                if shared is None and self.vocabulary is not None:
+                    arrays.update(self.backend.shared_arrays(self.vocabulary))
+                name = write_arrays(target, arrays)
+                shared = shared or name
+                layout.append({"arrays": name, "count": len(chunk)})
+                order += chunk
+            if shared is None:  # no vocabulary (or nothing written): the first shard
+                shared = layout[0]["arrays"]
+            files = [self.files[i] for i in order]
             manifest = {
                 "format": FORMAT, "version": FORMAT_VERSION, "simlab_version": __version__,
                 "method": self.method, "options": self.options,
                 "created": self.created or _now(), "updated": _now(),
-                "count": len(self.files),
+                "count": len(files),
                 "vocabulary_words": (self.vocabulary.words if self.vocabulary is not None
                                      else None),
-                "files": self.files, "skipped": self.skipped,
+                "files": files, "skipped": self.skipped,
+                "arrays": shared, "shards": layout, "shard_size": shard_size,
             }
-            self._generation = write_generation(target, self._arrays(), manifest)
+            self._generation = write_manifest(target, manifest)
+            # From now on the index is what is on disk: its features are the shards'
+            # (memory-mapped) arrays, not the copies extraction made.
+            self.files = files
+            self._shared_file = shared
+            self._set_shards(target, layout, [_load_shard(target, s["arrays"])
+                                              for s in layout])
         self.path = target
+        self.shard_size = shard_size
         return target
+
+    def _set_shards(self, root: Path, layout: list[dict[str, Any]],
+                    shard_arrays: list[dict[str, np.ndarray]]) -> None:
+        """Features from each shard's arrays (checked cheaply), the layout recorded."""
+        label = os.fspath(root)
+        tables, start = [], 0
+        for record, arrays in zip(layout, shard_arrays):
+            count = int(record["count"])
+            tables.append(self._table(arrays, count, record["arrays"], label))
+            start += count
+        if start != len(self.files):
+            raise CorruptIndexError(f"{MANIFEST}: the shards hold {start} images but "
+                                    f"'files' lists {len(self.files)}; rebuild the index "
+                                    "with --rebuild", label)
+        self._features = tables[0] if len(tables) == 1 else ChainedFeatures(tables)
+        self._layout = [{"arrays": r["arrays"], "count": int(r["count"])} for r in layout]
+        self._origin = [k for k, r in enumerate(layout) for _ in range(int(r["count"]))]
+        self._dirty = set()
+        self._search = None
+
+    def _table(self, arrays: dict[str, np.ndarray], count: int, name: str, label: str
+               ) -> FeatureTable:
+        from .validation import checked_array
+
+        table = FeatureTable(count, name=name, label=label)
+        try:
+            scales = checked_array(arrays, "scales", (count,), "f")
+            shapes = checked_array(arrays, "shapes", (count, 2), "i")
+            if not (np.isfinite(scales).all() and (scales > 0).all()):
+                raise Invalid("'scales' must be finite and positive")
+            if (shapes < 1).any():
+                raise Invalid("'shapes' must be positive image sizes")
+            table.add_rows("scale", scales)
+            table.add_rows("shape", shapes)
+            self.backend.from_arrays(arrays, table, self.options, self.vocabulary)
+            table.spot_check()
+        except Invalid as exc:
+            raise table.corrupt(exc) from None
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise CorruptIndexError(f"{name}: the arrays disagree with {MANIFEST} ({exc}); "
+                                    "rebuild the index with --rebuild", label) from None
+        return table
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Index":
         """Open an index directory written by :meth:`save`.
 
-        Everything read is checked: the arrays file must be the one of this generation
-        inside the folder, and every field its type, range and shape.
+        Opening reads the manifest and the arrays' headers: the arrays are memory-mapped,
+        and only cheap checks run now (every field of ``index.json``; each array's name,
+        dtype and shape; offsets; the small per-image arrays and the vocabulary). The
+        values of the large arrays (words, keypoints, vectors) are checked when a search
+        first uses them, and a bad one raises the same :class:`CorruptIndexError` then.
 
         Raises
         ------
@@ -428,7 +614,7 @@ class Index:
             Unreadable JSON, a missing or truncated arrays file, or a field with a wrong
             type, range or shape; the message names the field.
         """
-        from .storage import is_index_file, read_generation
+        from .storage import is_index_file, read_index
 
         root = Path(path)
         label = os.fspath(root)
@@ -447,48 +633,50 @@ class Index:
                     f"no {MANIFEST}: the first build of this index was interrupted; run "
                     f"`simlab index DIR --index {label}` again to build it", label)
             raise ForeignIndexError(f"no {MANIFEST}: not a simlab index directory", label)
-        manifest, arrays = read_generation(
+        manifest, shared, shard_arrays = read_index(
             root, check=lambda found: check_manifest(found, label))
         index = cls(method=manifest["method"], options=dict(manifest["options"]),
                     files=[dict(entry) for entry in manifest["files"]],
                     skipped=[dict(entry) for entry in manifest.get("skipped", [])],
-                    path=root, created=manifest.get("created", ""))
+                    path=root, created=manifest.get("created", ""),
+                    shard_size=manifest.get("shard_size"))
         index._generation = manifest["generation"]
+        index._shared_file = manifest["arrays"]
+        layout = manifest.get("shards") or [{"arrays": manifest["arrays"],
+                                             "count": len(manifest["files"])}]
         try:
-            index._unpack(arrays, manifest.get("vocabulary_words"))
+            index.vocabulary = index.backend.load_vocabulary(shared, index.options)
         except Invalid as exc:
             raise CorruptIndexError(f"{manifest['arrays']}: {exc}; rebuild the index with "
                                     "--rebuild", label) from None
         except (KeyError, ValueError, IndexError, TypeError) as exc:
             raise CorruptIndexError(f"the arrays disagree with {MANIFEST} ({exc}); rebuild "
                                     "the index with --rebuild", label) from None
+        vocabulary_words = manifest.get("vocabulary_words")
+        if index.vocabulary is not None and vocabulary_words is not None \
+                and vocabulary_words != index.vocabulary.words:
+            raise CorruptIndexError(
+                f"{manifest['arrays']}: the vocabulary has {index.vocabulary.words} words, "
+                f"{MANIFEST} field 'vocabulary_words' says {vocabulary_words}; rebuild the "
+                "index with --rebuild", label)
+        index._set_shards(root, layout, shard_arrays)
         return index
 
-    def _unpack(self, arrays: dict[str, np.ndarray], vocabulary_words: int | None = None
-                ) -> None:
-        from .validation import checked_array
-
-        count = len(self.files)
-        scales = checked_array(arrays, "scales", (count,), "f")
-        shapes = checked_array(arrays, "shapes", (count, 2), "i")
-        if not (np.isfinite(scales).all() and (scales > 0).all()):
-            raise Invalid("'scales' must be finite and positive")
-        if (shapes < 1).any():
-            raise Invalid("'shapes' must be positive image sizes")
-        features: list[dict[str, np.ndarray]] = [
-            {"scale": scales[i], "shape": shapes[i]} for i in range(count)]
-        self.vocabulary = self.backend.from_arrays(arrays, features, self.options)
-        if self.vocabulary is not None and vocabulary_words is not None \
-                and vocabulary_words != self.vocabulary.words:
-            raise Invalid(f"the vocabulary has {self.vocabulary.words} words, {MANIFEST} "
-                          f"field 'vocabulary_words' says {vocabulary_words}")
-        self._features = features
+    @property
+    def shards(self) -> list[dict[str, Any]]:
+        """The shards on disk at the last load or save: ``{"arrays", "count"}`` each."""
+        return [dict(record) for record in self._layout]
 
     # -- searching ------------------------------------------------------------------------
     def _prepare(self) -> dict[str, Any]:
         """Search structures, built once per change of the index (inverted file...)."""
         if self._search is None:
-            self._search = self.backend.prepare(self._features, self.vocabulary)
+            try:
+                self._search = self.backend.prepare(self._features, self.vocabulary)
+            except Invalid as exc:
+                names = ", ".join(record["arrays"] for record in self._layout) or "arrays"
+                raise CorruptIndexError(f"{names}: {exc}; rebuild the index with --rebuild",
+                                        os.fspath(self.path) if self.path else None) from None
         return self._search
 
     def search(self, query, *, top: int = 10, shortlist: int = 50, min_inliers: int = 8,
@@ -547,7 +735,7 @@ class Index:
 
         if top < 1:
             raise InvalidParameterError(f"top must be at least 1, got {top}")
-        if not self._features:
+        if not len(self._features):
             return []
         prepared = self._prepare()
         image, scale = load_scaled(query, self.options["max_side"],
@@ -625,6 +813,16 @@ class Index:
                                     "frame": "original"})
 
 
+def _load_shard(root: Path, name: str) -> dict[str, np.ndarray]:
+    from .storage import _load_own
+
+    try:
+        return _load_own(root, name, os.fspath(root))
+    except FileNotFoundError:
+        raise CorruptIndexError(f"{name} (a shard of {MANIFEST}) is missing; rebuild the "
+                                "index with --rebuild", os.fspath(root)) from None
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -653,7 +851,7 @@ def _check_writable(target: Path) -> None:
 def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
           method: str | None = None, path: str | os.PathLike | None = None,
           rebuild: bool = False, workers: int = 2, progress: bool = True,
-          cluster=None, **options: Any) -> Index:
+          cluster=None, shard_size: int | None = None, **options: Any) -> Index:
     """Index the images of ``folder`` (recursively) and save the index at ``path``.
 
     If ``path`` already holds an index, it is updated instead: only new or changed
@@ -678,6 +876,11 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
         Show tqdm progress bars.
     cluster : simlab.distributed.Cluster, optional
         Extract features on a Dask cluster (:func:`simlab.distributed.cluster`).
+    shard_size : int, optional
+        Images per shard of the saved index (default: the existing index's, else
+        :data:`DEFAULT_SHARD_SIZE`). Shards are written once: an update writes the
+        images it adds into new shards and rewrites only the shards whose images
+        changed or were removed.
     **options
         Method options (``max_side``, ``max_keypoints``, ``words``...; see
         ``simlab.search.backends.get_backend(method).defaults``).
@@ -699,9 +902,12 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
     >>> len(built), [pathlib.Path(s["path"]).name for s in built.skipped]
     (1, ['broken.jpg'])
     """
+    if shard_size is not None and int(shard_size) < 1:
+        raise InvalidParameterError(f"shard size must be at least 1, got {shard_size}")
     if path is None:
         return _update(folder, None, method=method, rebuild=rebuild, workers=workers,
-                       progress=progress, options=options, cluster=cluster)
+                       progress=progress, options=options, cluster=cluster,
+                       shard_size=shard_size)
     from .storage import index_lock
 
     _check_writable(Path(path))  # before the lock file is created in someone's folder
@@ -709,11 +915,12 @@ def build(folder: str | os.PathLike | Iterable[str | os.PathLike], *,
     # generation, and the last to save would silently drop the other's images.
     with index_lock(path):
         return _update(folder, path, method=method, rebuild=rebuild, workers=workers,
-                       progress=progress, options=options, cluster=cluster)
+                       progress=progress, options=options, cluster=cluster,
+                       shard_size=shard_size)
 
 
 def _update(folder, path, *, method, rebuild, workers, progress, options,
-            cluster=None) -> Index:
+            cluster=None, shard_size=None) -> Index:
     existing = None
     if path is not None and not rebuild and (Path(path) / MANIFEST).exists():
         existing = Index.load(path)
@@ -722,10 +929,16 @@ def _update(folder, path, *, method, rebuild, workers, progress, options,
                 f"this index was built with method {existing.method!r}, not {method!r}; "
                 "pass --rebuild (rebuild=True) or another index path", os.fspath(path))
     index = existing or Index.new(method or DEFAULT_METHOD, **options)
+    if shard_size is not None:
+        index.shard_size = int(shard_size)
+    # Streaming: each full shard is written as soon as it is extracted.
+    flush = (lambda: index.save(path)) if path is not None else None
     if isinstance(folder, (str, os.PathLike)):
-        summary = index.sync(folder, workers=workers, progress=progress, cluster=cluster)
+        summary = index.sync(folder, workers=workers, progress=progress, cluster=cluster,
+                             flush=flush)
     else:
-        summary = index.add(folder, workers=workers, progress=progress, cluster=cluster)
+        summary = index.add(folder, workers=workers, progress=progress, cluster=cluster,
+                            flush=flush)
         summary["removed"] = 0
     if existing is None and not index.files:
         where = os.fspath(folder) if isinstance(folder, (str, os.PathLike)) else None

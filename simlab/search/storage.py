@@ -1,20 +1,28 @@
 """Index storage on disk: one writer at a time, readers that always see one generation.
 
-An index directory holds ``index.json`` (the manifest) and ``arrays-<generation>.npz``
-(the features of that generation). This module owns how they are written and read, so
-the index classes above it never touch files directly:
+An index directory holds ``index.json`` (the manifest) and ``arrays-<id>.npz`` files:
+one per shard of images (field ``shards``), the vocabulary in the one field ``arrays``
+names (the first shard written with it). Each file holds its own id (member
+``generation``), is written once and never changed: an update writes new files, then the
+manifest naming every file of the new generation. This module owns how they are written
+and read, so the index classes above it never touch files directly:
 
 - :func:`index_lock` takes ``index.lock`` for a whole update (load, extract, save). A
   second writer gets :class:`~simlab.errors.IndexLockedError` naming the process that
   holds it. The lock is an OS file lock (``flock``): it dies with its process, so a
   writer killed with ``kill -9`` leaves no stale lock behind (the pid left in the file
   only serves the message).
-- :func:`write_generation` writes the arrays of a new generation, then ``index.json``
-  naming them (both atomically, the manifest last), and only then removes the previous
-  generation's arrays. It first removes what killed writers left: temporary files and
-  arrays no manifest names.
-- :func:`read_generation` reads the manifest, then the arrays it names; when a writer
-  replaced the generation in between (the arrays file is gone), it reads again.
+  Stale locks: there are none to handle on POSIX (the kernel releases a dead
+  process's ``flock``; the next writer just takes the lock). Where ``fcntl`` is missing
+  the lock is an ``O_CREAT | O_EXCL`` pid file, removed by the next writer when its pid
+  no longer runs.
+- :func:`write_arrays` writes one new arrays file (temporary file, fsync,
+  ``os.replace``); :func:`write_manifest` then writes ``index.json`` (atomically, last)
+  and only then removes the files it no longer names. Writers first remove what killed
+  writers left (:func:`clean_debris`: temporary files and arrays no manifest names).
+  :func:`write_generation` does all three for a one-file generation.
+- :func:`read_index` reads the manifest, then the files it names; when a writer
+  replaced the generation in between (a file is gone), it reads again.
 - :func:`load_arrays` reads an ``.npz`` without ever unpickling, refusing compressed or
   object members and members whose declared size does not match the bytes stored, so
   a damaged or hostile file cannot make it allocate more than the file holds.
@@ -43,7 +51,7 @@ import uuid
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -55,6 +63,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 __all__ = ["MANIFEST", "LOCK", "index_lock", "write_generation", "read_generation",
+           "read_index", "write_arrays", "write_manifest", "referenced_files",
            "read_manifest", "current_generation", "load_arrays", "clean_debris",
            "is_index_file", "arrays_name"]
 
@@ -223,28 +232,45 @@ def index_lock(root: str | os.PathLike) -> Iterator[None]:
 # ---------------------------------------------------------------------------------------
 # Writing and reading generations
 
-def clean_debris(root: Path, keep: str | None = None) -> list[str]:
+def clean_debris(root: Path, keep: str | Sequence[str] | None = None) -> list[str]:
     """Remove what killed writers left in ``root`` (call with the lock held).
 
-    Temporary files of interrupted writes, and arrays files other than ``keep`` (the
-    generation the manifest names), go. Returns the names removed.
+    Temporary files of interrupted writes, and arrays files not in ``keep`` (the files
+    the manifest names), go. Returns the names removed.
     """
+    kept = {keep} if isinstance(keep, str) else set(keep or ())
     removed = []
     for entry in root.iterdir():
         name = entry.name
-        if _TEMPORARY.fullmatch(name) or (_ARRAYS.fullmatch(name) and name != keep):
+        if _TEMPORARY.fullmatch(name) or (_ARRAYS.fullmatch(name) and name not in kept):
             entry.unlink(missing_ok=True)
             removed.append(name)
     return removed
 
 
-def _current_arrays(root: Path) -> str | None:
+def referenced_files(manifest: dict[str, Any]) -> list[str]:
+    """The arrays files a manifest names: ``arrays`` (shared) and each shard's, in order.
+
+    Names that are not ``arrays-<32 hex digits>.npz`` are left out (the readers refuse
+    them with a message; the cleaners must never keep or touch anything else).
+    """
+    names = []
+    candidates = [manifest.get("arrays")]
+    shards = manifest.get("shards")
+    if isinstance(shards, list):
+        candidates += [shard.get("arrays") for shard in shards if isinstance(shard, dict)]
+    for name in candidates:
+        if isinstance(name, str) and _ARRAYS.fullmatch(name) and name not in names:
+            names.append(name)
+    return names
+
+
+def _current_arrays(root: Path) -> list[str]:
     try:
         manifest = json.loads((root / MANIFEST).read_text())
-        name = manifest.get("arrays")
-        return name if isinstance(name, str) and _ARRAYS.fullmatch(name) else None
+        return referenced_files(manifest) if isinstance(manifest, dict) else []
     except (OSError, ValueError, AttributeError):
-        return None
+        return []
 
 
 def current_generation(root: str | os.PathLike) -> str | None:
@@ -257,40 +283,77 @@ def current_generation(root: str | os.PathLike) -> str | None:
         return None
 
 
+def write_arrays(root: str | os.PathLike, arrays: dict[str, np.ndarray],
+                 identity: str | None = None) -> str:
+    """Write one arrays file atomically (temporary file, fsync, ``os.replace``).
+
+    The file is ``arrays-<identity>.npz`` (a new random identity by default) and holds
+    its identity as member ``generation``, so a file can never pass for another.
+    Returns its name. Call with :func:`index_lock` held.
+    """
+    from ..files import atomic_path
+
+    identity = identity or uuid.uuid4().hex
+    name = arrays_name(identity)
+    with atomic_path(Path(root) / name) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, generation=np.array(identity), **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return name
+
+
+def write_manifest(root: str | os.PathLike, manifest: dict[str, Any]) -> str:
+    """Write ``index.json`` atomically (a new ``generation``), then drop the arrays files
+    it no longer names. Call with :func:`index_lock` held, after writing the new
+    arrays files (:func:`write_arrays`). Returns the generation."""
+    from ..files import write_json
+
+    root = Path(root)
+    generation = manifest.get("generation") or uuid.uuid4().hex
+    manifest = {**manifest, "generation": generation}
+    write_json(root / MANIFEST, manifest)
+    # Files of old generations go only now: a reader holding the old manifest finds
+    # them gone and reads the new manifest (read_index).
+    clean_debris(root, keep=referenced_files(manifest))
+    return generation
+
+
 def write_generation(root: str | os.PathLike, arrays: dict[str, np.ndarray],
                      manifest: dict[str, Any]) -> str:
-    """Write a new generation of ``root``: arrays, then the manifest, then drop the old.
+    """Write a new generation of ``root`` in one arrays file: the arrays, then the
+    manifest, then drop the old files.
 
     Call with :func:`index_lock` held. ``manifest`` gets the ``generation`` and
     ``arrays`` fields. Returns the generation.
     """
-    from ..files import atomic_path, write_json
-
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     clean_debris(root, keep=_current_arrays(root))
     generation = uuid.uuid4().hex
-    name = arrays_name(generation)
-    with atomic_path(root / name) as temporary:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, generation=np.array(generation), **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-    write_json(root / MANIFEST, {**manifest, "generation": generation, "arrays": name})
-    # Old generations go only now: a reader holding the old manifest finds its arrays
-    # gone and reads the new manifest (read_generation).
-    clean_debris(root, keep=name)
-    return generation
+    name = write_arrays(root, arrays, generation)
+    return write_manifest(root, {**manifest, "generation": generation, "arrays": name})
 
 
-def read_generation(root: str | os.PathLike, *,
-                    check: Callable[[dict[str, Any]], None] | None = None,
-                    attempts: int = 3) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The manifest of ``root`` and the arrays it names, both of one generation.
+def _bad_name(field_name: str, name: Any, label: str) -> CorruptIndexError:
+    return CorruptIndexError(
+        f"{MANIFEST}: field '{field_name}' must be the name of a file in the index folder "
+        f"like 'arrays-<32 hex digits>.npz', got {name!r}; rebuild the index with "
+        "--rebuild", label)
 
-    ``check(manifest)`` validates the manifest before the arrays are read (format,
-    version...). Raises :class:`~simlab.errors.CorruptIndexError` naming the field or
-    file at fault.
+
+def read_index(root: str | os.PathLike, *,
+               check: Callable[[dict[str, Any]], None] | None = None,
+               attempts: int = 3) -> tuple[dict[str, Any], dict[str, np.ndarray],
+                                           list[dict[str, np.ndarray]]]:
+    """The manifest of ``root``, its shared arrays and each shard's, all of one generation.
+
+    The shared file is the one field ``arrays`` names (the vocabulary; in a manifest
+    without ``shards``, every array); the shards are those of field ``shards``
+    (``[{"arrays": name, "count": images}, ...]``; without it, one shard: the shared
+    file). Arrays are memory-mapped (:func:`load_arrays`): opening reads headers only.
+    ``check(manifest)`` validates the manifest first. Raises
+    :class:`~simlab.errors.CorruptIndexError` naming the field or file at fault.
     """
     root = Path(root)
     label = os.fspath(root)
@@ -300,29 +363,70 @@ def read_generation(root: str | os.PathLike, *,
             check(manifest)
         name = manifest.get("arrays")
         if not isinstance(name, str) or not _ARRAYS.fullmatch(name):
-            raise CorruptIndexError(
-                f"{MANIFEST}: field 'arrays' must be the name of a file in the index "
-                f"folder like 'arrays-<32 hex digits>.npz', got {name!r}; rebuild the "
-                "index with --rebuild", label)
+            raise _bad_name("arrays", name, label)
         generation = manifest.get("generation")
-        if not isinstance(generation, str) or name != arrays_name(generation):
+        shards = manifest.get("shards")
+        if shards is None and (not isinstance(generation, str)
+                               or name != arrays_name(generation)):
             raise CorruptIndexError(
                 f"{MANIFEST}: field 'arrays' ({name!r}) does not belong to field "
                 f"'generation' ({generation!r}); rebuild the index with --rebuild", label)
+        names = [name]
+        if shards is not None:
+            if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
+                raise CorruptIndexError(f"{MANIFEST}: field 'shards' must be a list of "
+                                        "objects; rebuild the index with --rebuild", label)
+            for i, shard in enumerate(shards):
+                if not isinstance(shard.get("arrays"), str) or \
+                        not _ARRAYS.fullmatch(shard["arrays"]):
+                    raise _bad_name(f"shards[{i}].arrays", shard.get("arrays"), label)
+            names += [shard["arrays"] for shard in shards]
+        loaded: dict[str, dict[str, np.ndarray]] = {}
         try:
-            arrays = load_arrays(root / name, label=label)
-        except FileNotFoundError:
+            for member in names:
+                if member not in loaded:
+                    loaded[member] = _load_own(root, member, label)
+        except FileNotFoundError as missing:
             if attempt + 1 < attempts and current_generation(root) != generation:
                 time.sleep(0.01 * (attempt + 1))
                 continue  # a writer replaced this generation while we read it
-            raise CorruptIndexError(f"{name} (field 'arrays' of {MANIFEST}) is missing; "
-                                    "rebuild the index with --rebuild", label) from None
-        stored = arrays.pop("generation", None)
-        if stored is None or stored.shape != () or str(stored) != generation:
-            raise CorruptIndexError(f"{name} does not belong to this {MANIFEST} (its "
-                                    "generation differs); rebuild the index", label)
-        return manifest, arrays
+            field_name = "'arrays'" if missing.args[0] == name else "'shards'"
+            raise CorruptIndexError(f"{missing.args[0]} (field {field_name} of {MANIFEST}) "
+                                    "is missing; rebuild the index with --rebuild",
+                                    label) from None
+        shared = loaded[name]
+        if shards is None:
+            return manifest, shared, [shared]
+        return manifest, shared, [loaded[shard["arrays"]] for shard in shards]
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _load_own(root: Path, name: str, label: str) -> dict[str, np.ndarray]:
+    """The arrays of ``root/name``, which must hold its own identity (member
+    ``generation``, the hex digits of its name); ``FileNotFoundError(name)`` if gone."""
+    try:
+        arrays = load_arrays(root / name, label=label)
+    except FileNotFoundError:
+        raise FileNotFoundError(name) from None
+    stored = arrays.pop("generation", None)
+    if stored is None or stored.shape != () or stored.dtype.kind != "U" \
+            or arrays_name(str(stored)) != name:
+        raise CorruptIndexError(f"{name} does not belong to this {MANIFEST} (its "
+                                "generation differs); rebuild the index", label)
+    return arrays
+
+
+def read_generation(root: str | os.PathLike, *,
+                    check: Callable[[dict[str, Any]], None] | None = None,
+                    attempts: int = 3) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The manifest of ``root`` and the arrays of its field ``arrays`` (one generation).
+
+    ``check(manifest)`` validates the manifest before the arrays are read (format,
+    version...). Raises :class:`~simlab.errors.CorruptIndexError` naming the field or
+    file at fault. Sharded indexes: :func:`read_index`.
+    """
+    manifest, shared, _ = read_index(root, check=check, attempts=attempts)
+    return manifest, shared
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
