@@ -166,7 +166,8 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--out {args.out}: is a file; pass a folder (new or "
                                     "existing) for pairs.csv, index.html and pictures/")
     # The report may sit inside the folder: never read its pictures back as input.
-    kind, value = _pairs_threshold(args.threshold) if args.threshold else ("nfa", 0.0)
+    # No --threshold: the defaults of find() (NFA <= 1 for copy-moves, <= 1e-10 for pairs).
+    kind, value = _pairs_threshold(args.threshold) if args.threshold else ("nfa", None)
     rule = {"max_log_nfa": value} if kind == "nfa" else {"threshold": value}
     from .duplicates.cache import DEFAULT_NAME
     from .duplicates.papers import split_inputs
@@ -229,6 +230,16 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a whole number of at least 1")
+    return value
+
+
 def _dpi(text: str) -> float:
     try:
         value = float(text)
@@ -279,6 +290,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         print(bench_papers_report(pages=args.pages, figures=args.figures,
                                   repeats=min(args.repeats, 3), as_json=args.json,
+                                  random_state=args.random_state or 0, draws=args.draws,
                                   progress=not args.json))
         return 0
     if args.target == "pairs":
@@ -582,8 +594,10 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="nfa:N | SCORE",
                        help="what is flagged: nfa:N flags findings whose number of false "
                        "alarms (expected chance findings this strong among all the "
-                       "comparisons made) is at most N (default nfa:1); a plain number "
-                       "0..1 is the score rule of earlier versions")
+                       "comparisons made) is at most N (default: nfa:1 for copy-moves, "
+                       "nfa:1e-10 for pairs of images, whose look-alike textures fool "
+                       "the chance model more often); a plain number 0..1 is the score "
+                       "rule of earlier versions")
     pairs.add_argument("--copy-move", action=argparse.BooleanOptionalAction, default=True,
                        help="also search each image for a region repeated inside it "
                        "(default: on; --no-copy-move compares images only)")
@@ -634,9 +648,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "benchmark set built with other random choices) and rewrite "
                        "simlab/duplicates/calibration.json")
     bench.add_argument("--random-state", type=int, default=None, metavar="N",
-                       help="integrity: random choices of the planted set (default 0, the "
-                       "set thresholds were tuned on; another number is a held-out set; "
-                       "the calibration is fitted on 1)")
+                       help="integrity, papers: random choices of the planted set "
+                       "(default 0, the set thresholds were tuned on; another number is "
+                       "a held-out set; the integrity calibration is fitted on 1)")
+    bench.add_argument("--draws", type=_positive_int, default=1, metavar="K",
+                       help="papers: generate and score K pairs of papers (random states "
+                       "N, N+1, ...) and sum their counts; speed is timed on the first")
     bench.add_argument("--sizes", default=None, metavar="N,N,...",
                        help="scale: index sizes to run (default 1000,10000)")
     bench.add_argument("--hard", action="store_true",

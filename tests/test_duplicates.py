@@ -304,7 +304,7 @@ def passes_find_gates(match) -> bool:
     pattern explaining it)."""
     from simlab.duplicates.find import _gate
 
-    return _gate(None, None, None, 1.0)(match)
+    return _gate(None, None, None)(match)
 
 
 def forged_cell_field(seed: int):
@@ -558,6 +558,39 @@ def test_pairs_threshold_takes_a_significance_and_still_a_score(figure_folder, t
     assert main(["pairs", str(folder), "--out", str(tmp_path / "r"), "--threshold",
                  "nfa:-1"]) == 2
     assert "NFA bound" in capsys.readouterr().err
+
+
+def test_a_weak_pair_is_not_flagged_by_default_but_a_weak_copy_move_is(figure_folder,
+                                                                         tmp_path):
+    """Pairs of images need NFA <= 1e-10 by default (look-alike textures give unrelated
+    images a few inliers at NFAs near 0.01); copy-moves keep NFA <= 1; a bound the user
+    gives applies to both, and the report says which rule flagged."""
+    import dataclasses
+
+    from simlab.duplicates.find import _gate
+    from simlab.duplicates.report import write_report
+    from simlab.local.significance import MATCH_LOG_NFA
+
+    folder, paths, _ = figure_folder
+    result = duplicates.find([paths["original"], paths["mirrored"]], progress=False)
+    strong = next(iter(result))
+    assert strong.a != strong.b and strong.log_nfa < MATCH_LOG_NFA
+    # The chance alarm measured in a generated paper: 4 inliers, log10 NFA -1.88.
+    weak = dataclasses.replace(strong, inliers=4, log_nfa=-1.88)
+    weak_copy_move = dataclasses.replace(weak, b=weak.a, inliers=6)
+    default = _gate(None, None, None)
+    assert default(strong) and not default(weak) and default(weak_copy_move)
+    given = _gate(None, None, None, max_log_nfa=0.0, cross_image_max_log_nfa=0.0)
+    assert given(weak) and given(weak_copy_move)
+    options = result.stats["options"]
+    assert options["max_log_nfa"] == 0.0 and options["max_nfa"] == 1.0
+    assert options["cross_image_max_log_nfa"] == MATCH_LOG_NFA
+    stated = duplicates.find([paths["original"], paths["mirrored"]], progress=False,
+                             max_nfa=0.01).stats["options"]
+    assert stated["max_log_nfa"] == stated["cross_image_max_log_nfa"] == -2.0
+    write_report(result, tmp_path / "report", progress=False)
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "a pair of images when at most 1e-10" in page
 
 
 def test_significance_grows_weaker_with_more_comparisons(figure_folder):

@@ -401,7 +401,9 @@ def _pruning_recall(candidates, features, truth, options) -> dict[str, Any]:
     from ..duplicates.matching import with_significance
 
     flagged = _gate(options["threshold"], options["min_inliers"], options["min_inlier_ratio"],
-                    options.get("max_nfa", 1.0), max_log_nfa=options.get("max_log_nfa"))
+                    max_log_nfa=options.get("max_log_nfa", 0.0),
+                    cross_image_max_log_nfa=options.get("cross_image_max_log_nfa",
+                                                        options.get("max_log_nfa", 0.0)))
     tests = options.get("tests", 1)
     index = set(features)
     kept = {frozenset((a, b)) for a, b, _, _ in candidates}

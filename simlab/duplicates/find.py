@@ -8,6 +8,7 @@ import time
 from typing import Iterable
 
 from ..errors import InvalidParameterError
+from ..local.significance import MATCH_LOG_NFA
 from ..parallel import one_blas_thread, parallel_map
 from ..registry import Features
 from ..results import PAIR_COLUMNS as COLUMNS, PairMatch, PairsResult
@@ -27,7 +28,7 @@ FEWEST_INLIERS = 5
 def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
          method: str = "rootsift", threshold: float | None = None,
          min_inliers: int | None = None, min_inlier_ratio: float | None = None,
-         max_nfa: float = 1.0, max_log_nfa: float | None = None,
+         max_nfa: float | None = None, max_log_nfa: float | None = None,
          copy_move: bool = True, neighbours: int = 6,
          max_side: int | None = 800, max_keypoints: int = 1000,
          contrast_threshold: float = 0.01, ratio: float = 0.75,
@@ -43,12 +44,16 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         A folder (searched recursively, see :func:`simlab.list_images`) or image paths.
     method : {"rootsift", "sift"}
         Local features; RootSIFT usually gives more matches.
-    max_nfa : float
+    max_nfa : float, optional
         Flag a pair (or copy-move) when its number of false alarms (``10 **
         log_nfa``: how many matches this strong chance would give among all the
-        comparisons made, see :mod:`simlab.local.significance`) is at most this: at
-        the default 1, fewer than one chance alarm is expected in the whole run.
-        Copy-moves that a periodic texture or a symmetric design explains
+        comparisons made, see :mod:`simlab.local.significance`) is at most this. By
+        default a copy-move needs at most 1 (fewer than one chance alarm expected in the
+        whole run) and a pair of different images at most ``10 ** MATCH_LOG_NFA``
+        (1e-10): the chance model is loose for look-alike textures, which give pairs of
+        unrelated images a handful of inliers at NFAs of 1e-2 to 1e-9 (see
+        :data:`simlab.local.significance.MATCH_LOG_NFA`). A bound given here applies to
+        both. Copy-moves that a periodic texture or a symmetric design explains
         (``ruled_out``) are never flagged.
     max_log_nfa : float, optional
         The same bound as ``log10(max_nfa)``, for bounds below 1e-308 (NFAs of clear
@@ -139,9 +144,12 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
 
     if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
         raise InvalidParameterError(f"threshold must lie in [0, 1]; got {threshold!r}")
-    if not float(max_nfa) > 0.0:
+    if max_nfa is not None and not float(max_nfa) > 0.0:
         raise InvalidParameterError(f"max_nfa must be above 0; got {max_nfa!r}")
-    bound = math.log10(max_nfa) if max_log_nfa is None else float(max_log_nfa)
+    given = float(max_log_nfa) if max_log_nfa is not None else \
+        math.log10(max_nfa) if max_nfa is not None else None
+    bound = 0.0 if given is None else given  # copy-moves
+    cross_bound = MATCH_LOG_NFA if given is None else given
     options = dict(method=method, max_side=max_side, max_keypoints=max_keypoints,
                    contrast_threshold=contrast_threshold, copy_move=copy_move,
                    workers=workers, progress=progress)
@@ -249,8 +257,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     for store in stores.values():
         store.save()
 
-    gate = _gate(threshold, min_inliers, min_inlier_ratio, 10.0 ** bound if bound > -300
-                 else 0.0, max_log_nfa=bound)
+    gate = _gate(threshold, min_inliers, min_inlier_ratio, max_log_nfa=bound,
+                 cross_image_max_log_nfa=cross_bound)
     flagged = sorted((m for m in best.values() if gate(m)),
                      key=lambda m: (m.log_nfa, -m.score, -m.inliers, m.a, m.b))
     table = pd.DataFrame([m.row() for m in flagged], columns=list(COLUMNS))
@@ -267,8 +275,9 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                       **{f"{kind}_reused": store.hits for kind, store in stores.items()}}}
            if on_disk is not None else {}),
         "options": {**options, "threshold": threshold, "min_inliers": min_inliers,
-                    "min_inlier_ratio": min_inlier_ratio, "max_nfa": max_nfa,
-                    "max_log_nfa": bound,
+                    "min_inlier_ratio": min_inlier_ratio,
+                    "max_nfa": 10.0 ** bound if bound > -300 else 0.0,
+                    "max_log_nfa": bound, "cross_image_max_log_nfa": cross_bound,
                     "neighbours": neighbours, "copy_move": copy_move, "seed": seed,
                     **verify}}
     return PairsResult(table, {(m.a, m.b): m for m in flagged}, skipped,
@@ -301,10 +310,13 @@ class _Deferred(dict):
 
 
 def _gate(threshold: float | None, min_inliers: int | None,
-          min_inlier_ratio: float | None, max_nfa: float, *,
-          max_log_nfa: float | None = None):
-    """Whether a verified match is flagged: by significance, or by the score rule."""
-    bound = math.log10(max_nfa) if max_log_nfa is None else max_log_nfa
+          min_inlier_ratio: float | None, max_nfa: float | None = None, *,
+          max_log_nfa: float = 0.0, cross_image_max_log_nfa: float = MATCH_LOG_NFA):
+    """Whether a verified match is flagged: by significance (``max_log_nfa`` for
+    copy-moves, ``cross_image_max_log_nfa`` for pairs: find()'s defaults; ``max_nfa``
+    given sets both), or by the score rule."""
+    if max_nfa is not None:
+        max_log_nfa = cross_image_max_log_nfa = math.log10(max_nfa)
 
     def flagged(match: PairMatch) -> bool:
         if match.kind == "none" or match.ruled_out:
@@ -315,6 +327,7 @@ def _gate(threshold: float | None, min_inliers: int | None,
                 0.3 if min_inlier_ratio is None else min_inlier_ratio))
         fewest = min_inliers if min_inliers is not None else \
             FEWEST_INLIERS if match.a == match.b else 0
+        bound = max_log_nfa if match.a == match.b else cross_image_max_log_nfa
         return (match.log_nfa <= bound and match.inliers >= fewest
                 and (min_inlier_ratio is None or match.inlier_ratio >= min_inlier_ratio))
 

@@ -229,13 +229,15 @@ def verify_pair(features_a: Features, features_b: Features, *, mirrored: bool = 
 
 
 def verdict(image_a: np.ndarray, image_b: np.ndarray, *, max_side: int = 800,
-            max_nfa: float = 1.0) -> dict:
+            max_nfa: float | None = None) -> dict:
     """Same source or not: the duplicate finder's verification of one pair, with its
     significance (what ``simlab compare`` prints).
 
     Both images are shrunk to ``max_side`` (as ``simlab pairs`` does), described once,
     and verified plain and mirrored; the comparison counts as two tests. The pair is
-    "same source" when the number of false alarms is at most ``max_nfa``.
+    "same source" when the number of false alarms is at most ``max_nfa`` (default
+    ``10 ** MATCH_LOG_NFA``, the bound ``simlab pairs`` flags pairs of images by, see
+    :data:`simlab.local.significance.MATCH_LOG_NFA`).
 
     Returns
     -------
@@ -264,7 +266,10 @@ def verdict(image_a: np.ndarray, image_b: np.ndarray, *, max_side: int = 800,
     best = min((with_significance(verify_pair(features_a, features_b, mirrored=flip),
                                   tests=2, job="cross-image") for flip in (False, True)),
                key=lambda match: (match.log_nfa, -match.inliers))
-    same = best.kind != "none" and best.log_nfa <= math.log10(max_nfa)
+    from ..local.significance import MATCH_LOG_NFA
+
+    bound = MATCH_LOG_NFA if max_nfa is None else math.log10(max_nfa)
+    same = best.kind != "none" and best.log_nfa <= bound
     finite = math.isfinite(best.log_nfa)
     return {"same_source": bool(same), "verdict": "same source" if same else
             "not the same source", "kind": best.kind, "inliers": best.inliers,

@@ -156,6 +156,28 @@ def plot_pair_match(image_a: np.ndarray, image_b: np.ndarray, match, *, ax=None,
     return fig
 
 
+def _flag_rule(stats: dict) -> str:
+    """The significance rule of a run in words, e.g. "a finding is flagged when it is at
+    most 1" (one bound) or the two bounds of the defaults.
+
+    Examples
+    --------
+    >>> _flag_rule({"options": {"max_log_nfa": 0.0,
+    ...                         "cross_image_max_log_nfa": -10.0}}).split(" (")[0]
+    'a copy-move is flagged when its NFA is at most 1, a pair of images when at most 1e-10'
+    >>> _flag_rule({"options": {"max_log_nfa": -2.0}})
+    'a finding is flagged when its NFA is at most 0.01'
+    """
+    options = stats.get("options", {})
+    copy_bound = options.get("max_log_nfa", 0.0)
+    cross_bound = options.get("cross_image_max_log_nfa", copy_bound)
+    if cross_bound == copy_bound:
+        return f"a finding is flagged when its NFA is at most {_nfa_text(copy_bound)[4:]}"
+    return (f"a copy-move is flagged when its NFA is at most {_nfa_text(copy_bound)[4:]}, a "
+            f"pair of images when at most {_nfa_text(cross_bound)[4:]} (look-alike textures "
+            "fool the chance model more often across images)")
+
+
 def _nfa_text(log_nfa: float) -> str:
     """The number of false alarms in words: "NFA 1e-12" (``inf``: "not significant")."""
     if not math.isfinite(log_nfa):
@@ -589,8 +611,7 @@ color:#000;padding:0 2px}}</style>
 <p>Significance: the <b>NFA</b> (number of false alarms) is how many findings this strong
 chance alone would give among all the comparisons made here
 ({tests.get('cross-image', '?')} image pairs, plain and mirrored;
-{tests.get('copy-move', '?')} images searched for copy-move); a finding is flagged when it
-is at most {escape(_nfa_text(stats.get('options', {}).get('max_log_nfa', 0.0))[4:])}. The
+{tests.get('copy-move', '?')} images searched for copy-move); {escape(_flag_rule(stats))}. The
 <b>probability</b> of a true copy is calibrated on labelled benchmark pairs. Each picture
 joins only the verified inliers (green) and outlines the matched region in amber (for
 copy-move, the source copy in blue). Kinds: <b>copy</b> (same orientation, whole image:

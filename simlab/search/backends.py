@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import UnknownMethodError
+from ..local.significance import MATCH_LOG_NFA
 from .features import FeatureTable, column, flat, parts
 from .validation import Invalid, checked_array
 
@@ -48,7 +49,7 @@ Hit = tuple[int, float, dict]
 #: 0.833, 0.808, 0.792 of the queries with a source. The null model (uniform positions
 #: and orientations) is loose for the look-alike structure of real pictures, hence a
 #: margin well below 0.
-MAX_LOG_NFA = -10.0
+MAX_LOG_NFA = MATCH_LOG_NFA  # one bound for search matches and flagged pairs
 #: The fewest distinct inliers worth a RANSAC fit when looking for matches: at -10,
 #: fewer than 6 inliers are never significant on a 640-px image.
 MATCH_MIN_INLIERS = 6
