@@ -6,7 +6,16 @@ from simlab.bench.papers import bench_papers, bench_papers_report, match_panels
 
 
 def test_small_bench_run_recovers_panels_and_reuse(tmp_path):
-    summary = bench_papers(pages=4, figures=4, folder=tmp_path, progress=False)
+    summary = bench_papers(pages=4, figures=4, folder=tmp_path, progress=False, draws=2,
+                           random_state=5)
+    # two draws of papers, scored each and summed
+    assert [d["random_state"] for d in summary["draws"]] == [5, 6]
+    for mode, tally in summary["panels"].items():
+        assert tally["panels"] == sum(d["panels"].get(mode, {}).get("panels", 0)
+                                      for d in summary["draws"])
+    for edit, row in summary["findings"]["recall"].items():
+        assert row["planted"] == sum(d["findings"]["recall"].get(edit, {}).get("planted", 0)
+                                     for d in summary["draws"])
     panels = summary["panels"]
     assert set(panels) >= {"single", "separate", "scanned"}
     for mode, tally in panels.items():
@@ -26,6 +35,7 @@ def test_small_bench_run_recovers_panels_and_reuse(tmp_path):
     # the end-to-end run wrote a report like a user's
     assert speed["command_pages_per_second"] > 0
     assert (tmp_path / "report-0" / "index.html").is_file()
+    assert (tmp_path / "draw-5" / "paper1.pdf").is_file() and (tmp_path / "draw-6").is_dir()
 
 
 def test_match_panels_needs_the_right_page_and_overlap():
