@@ -196,3 +196,52 @@ def test_a_copy_in_a_cell_field_is_not_taken_for_a_tiled_texture():
     assert flagged(match) and _hits(match, truth), match.ruled_out
     share, chance, outside = _agreement_outside(features, match, np.asarray(match.matrix))
     assert outside >= 12 and share - chance < 0.18
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_small_clone_is_significant_by_the_blocks_that_cover_it(seed):
+    # A 3-4 % copy in a cell field: the centres of its matched 16-px blocks keep half a
+    # block from its edges, and counting their area alone left it with a couple of
+    # blocks (log10 NFA above 0); the blocks cover the whole copy.
+    from simlab.duplicates.copy_move import _dense_match, rule_out_patterns
+
+    image, truth = _plant(synthetic_cells(np.random.default_rng(seed)), "small",
+                          np.random.default_rng(seed))
+    features = extract_features(image, copy_move=True)
+    match = rule_out_patterns(_dense_match(features, "a", 100), features, dense=True)
+    assert flagged(match) and _hits(match, truth), match
+    assert match.reasons[0].startswith("dense: ")
+
+
+def test_a_connected_region_is_more_significant_than_as_many_blocks_anywhere():
+    from simlab.local.significance import inlier_chance, log_nfa, log_nfa_region
+
+    chance = inlier_chance(threshold=1.0, area=384 * 384)
+    region = [log_nfa_region(blocks=k, cells=576, chance=chance, tests=1000)
+              for k in range(2, 12)]
+    anywhere = [log_nfa(inliers=k, correspondences=576, threshold=1.0, area=384 * 384,
+                        model="none", tests=1000) for k in range(2, 12)]
+    assert all(r < a for r, a in zip(region, anywhere))
+    assert region == sorted(region, reverse=True)  # each more block is more evidence
+    assert math.isinf(log_nfa_region(blocks=1, cells=576, chance=chance))
+    # one region of 4 blocks in a 384-px image searched among 1000 tests: significant
+    assert region[2] < 0 < region[0]
+
+
+def test_a_finding_too_small_to_flag_does_not_hide_one_that_can_be(monkeypatch):
+    # The search keeps the most significant finding; one with fewer distinct inliers
+    # than the gate flags (FEWEST_INLIERS) must come after any it could flag.
+    import dataclasses
+
+    from simlab.duplicates import copy_move
+
+    host = samples.sample_image("astronaut", max_side=320)
+    image, _ = planted("shift", host)
+    features = extract_features(image, copy_move=True)
+    real = find_copy_move(features, tests=100)
+    assert flagged(real) and real.inliers >= copy_move.FEWEST_INLIERS
+    tiny = dataclasses.replace(real, inliers=copy_move.FEWEST_INLIERS - 1,
+                               log_nfa=real.log_nfa - 50)
+    monkeypatch.setattr(copy_move, "_dense_match", lambda *args, **kwargs: tiny)
+    found = find_copy_move(features, tests=100, rule_out=False)
+    assert found.inliers == real.inliers and flagged(found)

@@ -20,7 +20,12 @@ from ..registry import Features
 from ..results import PairMatch
 from .matching import evidence_score, no_match
 
-__all__ = ["find_copy_move", "dense_copy_move", "rule_out_patterns"]
+__all__ = ["find_copy_move", "dense_copy_move", "rule_out_patterns", "FEWEST_INLIERS"]
+
+#: The significance flags no copy-move with fewer distinct inliers: its null places
+#: chance matches uniformly, which a handful of look-alike keypoints of one image
+#: defeats (three inliers of four self-matches in a photograph reach an NFA of 0.1).
+FEWEST_INLIERS = 5
 
 
 def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold: float = 4.0,
@@ -92,7 +97,10 @@ def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold:
                                    dense=match.reasons[0].startswith(_DENSE_REASON))
                  for match in found]
     alarms = [match for match in found if not match.ruled_out] or found
-    return min(alarms, key=lambda m: (m.log_nfa, -m.score))
+    # A finding with fewer distinct inliers than the gate flags (FEWEST_INLIERS) must
+    # not hide a flaggable one of another search: a dense region of 4 grid points at
+    # a smaller NFA hid a keypoint copy of 5 inliers.
+    return min(alarms, key=lambda m: (m.inliers < FEWEST_INLIERS, m.log_nfa, -m.score))
 
 
 def _keypoint_copy_move(features: Features, ratio: float, ransac_threshold: float,
@@ -601,7 +609,7 @@ def _dense_match(features: Features, name: str, tests: float = 1) -> PairMatch:
     import cv2
 
     from ..local import describe_transform, to_original
-    from ..local.significance import log_nfa
+    from ..local.significance import inlier_chance, log_nfa_region
 
     if "copy_move_points_a" not in features:  # extracted without copy_move
         return no_match(name, name, 0)
@@ -634,15 +642,22 @@ def _dense_match(features: Features, name: str, tests: float = 1) -> PairMatch:
     scale = float(features.get("scale", 1.0))
     matrix = to_original(homogeneous, scale, scale)
     described = describe_transform(matrix)
-    # Significance: grid points lie half a block apart, so a block holds four; each
-    # independent block of the region matched at the one shift found (to within a
-    # pixel: its pixels were not matched 2 px around) is a correspondence that chance
-    # puts there with probability pi * 1^2 / area, among all the blocks of the image.
-    independent = max(1, len(points_a) // 4)
+    # Significance: the region is one connected set of independent blocks matched at
+    # the one transform found (to within a pixel: its pixels were not matched 2 px
+    # around), which chance gives each block with probability pi * 1^2 / area; counted
+    # as a connected region (:func:`~simlab.local.significance.log_nfa_region`), not
+    # as k blocks anywhere. The grid points are the centres of matched blocks, half a
+    # block apart: the blocks, not their centres, cover the matched area (counting the
+    # centres' area left a small copy, whose centres keep half a block from its edges,
+    # with half its blocks). Each block covers 2 x 2 cells of half a block.
+    cells = np.round(points_b / half).astype(np.int64)
+    covered = {(int(x) + dx, int(y) + dy) for x, y in cells for dx in (-1, 0)
+               for dy in (-1, 0)}
+    independent = max(1, len(covered) // 4)
     pixel = block / 16.0  # one pixel of the image dense matching compared
-    significance = log_nfa(inliers=independent, correspondences=max(
-        independent, int(height * width / block ** 2)), threshold=pixel,
-        area=height * width, model="none", tests=tests)
+    significance = log_nfa_region(
+        blocks=independent, cells=max(independent, int(height * width / block ** 2)),
+        chance=inlier_chance(threshold=pixel, area=height * width), tests=tests)
     reason = (f"{_DENSE_REASON}{inliers} grid points of one {fractions[1]:.0%} region equal, pixel for "
               f"pixel, another region {'mirrored, ' if described['mirrored'] else ''}"
               f"turned by {described['rotation_degrees']:g} deg; "

@@ -12,17 +12,12 @@ from ..local.significance import MATCH_LOG_NFA
 from ..parallel import one_blas_thread, parallel_map
 from ..registry import Features
 from ..results import PAIR_COLUMNS as COLUMNS, PairMatch, PairsResult
-from .copy_move import find_copy_move
+from .copy_move import FEWEST_INLIERS, find_copy_move
 from .features import encode_folder
 from .matching import verify_pair, with_significance
 from .prune import candidate_pairs
 
 __all__ = ["find", "COLUMNS", "FEWEST_INLIERS"]
-
-#: The significance flags no copy-move with fewer distinct inliers: its null places
-#: chance matches uniformly, which a handful of look-alike keypoints of one image
-#: defeats (three inliers of four self-matches in a photograph reach an NFA of 0.1).
-FEWEST_INLIERS = 5
 
 
 def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["log_nfa", "inlier_chance", "MINIMAL_SAMPLE", "MATCH_LOG_NFA"]
+__all__ = ["log_nfa", "log_nfa_region", "inlier_chance", "MINIMAL_SAMPLE", "MATCH_LOG_NFA"]
 
 #: Correspondences that fix each model (RANSAC's minimal sample).
 MINIMAL_SAMPLE = {"similarity": 2, "affine": 3, "homography": 4, "none": 1}
@@ -114,4 +114,57 @@ def log_nfa(*, inliers: int, correspondences: int, threshold: float, area: float
     value = (math.log10(max(float(tests), 1.0)) + math.log10(max(n - sample, 1))
              + _log10_binomial(n, k) + _log10_binomial(k, sample)
              + (k - sample) * math.log10(chance))
+    return round(value, 3)
+
+
+def log_nfa_region(*, blocks: int, cells: int, chance: float, tests: float = 1,
+                   neighbours: int = 8) -> float:
+    """log10 of the number of false alarms of one *connected* region of matched blocks.
+
+    :func:`log_nfa` counts ``k`` inliers chosen anywhere among ``n`` (``C(n, k)`` ways),
+    which is right for scattered keypoints but pays far too much for a dense match,
+    whose ``k`` blocks form one connected region: a grid of ``cells`` blocks holds at
+    most ``cells * (e (d - 1))**(k - 1)`` connected sets of ``k`` blocks, each cell
+    having ``d`` neighbours (the bound on connected subgraphs through a vertex of a
+    graph of degree ``d``; Bollobas, *The Art of Mathematics*, 2006, problem 45). Under
+    the null each block's best match lies anywhere: the first block of the region
+    fixes the transform and each other one agrees with it with probability
+    ``chance``. The region's size is chosen too (at most ``cells`` sizes), so
+
+        NFA = tests * cells * cells * (e (d - 1))**(k - 1) * chance**(k - 1)
+
+    Parameters
+    ----------
+    blocks : int
+        Non-overlapping blocks in the matched region (``k``).
+    cells : int
+        Blocks the image holds (the grid's size).
+    chance : float
+        The chance that one block matches at the region's transform
+        (:func:`inlier_chance`).
+    tests : float
+        Comparisons made (images searched times transforms tried); at least 1.
+    neighbours : int
+        Neighbours of a cell on the grid (8: regions connected through corners too).
+
+    Returns
+    -------
+    float
+        ``log10(NFA)``; ``inf`` for fewer than 2 blocks.
+
+    Examples
+    --------
+    >>> chance = inlier_chance(threshold=1.0, area=384 * 384)
+    >>> round(log_nfa_region(blocks=6, cells=576, chance=chance, tests=1000), 1)
+    -8.4
+    >>> log_nfa_region(blocks=6, cells=576, chance=chance) < log_nfa(
+    ...     inliers=6, correspondences=576, threshold=1.0, area=384 * 384, model="none")
+    True
+    """
+    k, n = int(blocks), max(int(cells), int(blocks), 1)
+    if k < 2:
+        return math.inf
+    growth = math.e * max(int(neighbours) - 1, 1)
+    value = (math.log10(max(float(tests), 1.0)) + 2.0 * math.log10(n)
+             + (k - 1) * (math.log10(growth) + math.log10(max(float(chance), 1e-300))))
     return round(value, 3)
