@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from simlab.bow import InvertedFile, mirrored_words, rank_fusion, train_vocabulary
+from simlab.bow.fusion import best_first, fused_best
 from simlab.local import mirror_descriptors
 
 
@@ -47,3 +48,26 @@ def test_rank_fusion_prefers_what_several_rankings_agree_on():
     fused = rank_fusion([np.array([0.9, 0.8, 0.1]), np.array([0.1, 0.9, 0.5]),
                          np.array([0.0, 0.7, 0.3])], k=1)
     assert int(np.argmax(fused)) == 1
+
+
+def test_best_first_is_a_stable_sort_of_the_best():
+    rng = np.random.default_rng(0)
+    for values in (rng.random(500), rng.integers(0, 5, 500).astype(float), np.zeros(7)):
+        for count in (0, 1, 10, 499, 500, 600):
+            assert best_first(values, count).tolist() == \
+                np.argsort(-values, kind="stable")[:count].tolist()
+
+
+def test_the_best_of_a_fusion_are_those_of_ranking_every_item():
+    """Scored from each list's best 50 only, or every item when that cannot decide
+    (ties everywhere): the same items, order and scores as the full fusion."""
+    rng = np.random.default_rng(1)
+    cases = [[rng.random(2000) for _ in range(3)],  # decided from the heads
+             [rng.integers(0, 4, 2000).astype(float), np.zeros(2000), rng.random(2000)],
+             [np.zeros(2000)] * 3]  # one tie: every item ranked
+    for similarities in cases:
+        full = rank_fusion(similarities)
+        for count in (1, 10, 40):
+            items, scores = fused_best(similarities, count, depth=50)
+            assert items.tolist() == best_first(full, count).tolist()
+            assert np.allclose(scores, full[items])

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..bow.fusion import best_first
 from ..errors import UnknownMethodError
 from ..local.significance import MATCH_LOG_NFA
 from .features import FeatureTable, column, flat, parts
@@ -340,7 +341,7 @@ class Words(Backend):
                **settings):
         query = self.query(image, options, vocabulary, mirror=mirror)
         cosines, mirrored = self.cosines(query, prepared)
-        order = np.argsort(-cosines, kind="stable")[:top]
+        order = best_first(cosines, top)
         return [(int(i), float(np.clip(cosines[i], 0, 1)),
                  {"cosine": float(cosines[i]), "mirrored": bool(mirrored[i])}) for i in order]
 
@@ -413,7 +414,8 @@ class VerifiedWords(Words):
                min_inlier_ratio: float = MIN_INLIER_RATIO, ransac_threshold: float = 6.0,
                answers: int = 5, invert: bool = True, max_log_nfa: float = MAX_LOG_NFA,
                **settings):
-        from ..bow import FUSION_K, rank_fusion
+        from ..bow import FUSION_K
+        from ..bow.fusion import fused_best
 
         query = self.query(image, options, vocabulary, mirror=mirror, invert=invert)
         side_cosines = {side: prepared["inverted"].cosines(q["words"])
@@ -439,8 +441,7 @@ class VerifiedWords(Words):
             # other images high, and a single image's leftovers (a backdrop, a window's
             # chrome) should cost little.
             size = int(shortlist) if not round_number else min(int(shortlist), LATER_SHORTLIST)
-            candidates = [i for i in np.argsort(-best, kind="stable")[:max(0, size)]
-                          if best[i] > 0]
+            candidates = [int(i) for i in best_first(best, size) if best[i] > 0]
             matched_before = found.matched.copy()
             for i in candidates:
                 for side in _sides_to_try(side_cosines, i):
@@ -472,19 +473,24 @@ class VerifiedWords(Words):
         if mirror:
             ordinal = np.maximum(ordinal, prepared["ordinals"] @ thumbnail["ordinal_mirrored"])
         histogram = prepared["vectors"] @ thumbnail["vector"]
-        fused = rank_fusion([plain_cosines, ordinal, histogram])
         best_fused = 3.0 / FUSION_K
         # Matches first, then other verified images (by inliers, cosine breaking ties),
-        # then the rest.
+        # then the best of the rest by fusion (:func:`~simlab.bow.fusion.fused_best`:
+        # the order a sort of every image gives, ties by index, in linear time).
         geometric = verified | found.matched
-        key = np.where(geometric, inliers + np.clip(plain_cosines, 0, 0.999), fused)
-        order = np.lexsort((-key, ~geometric, ~found.matched))[:top]
+        confirmed = np.flatnonzero(geometric)
+        key = inliers[confirmed] + np.clip(plain_cosines[confirmed], 0, 0.999)
+        confirmed = confirmed[np.lexsort((confirmed, -key, ~found.matched[confirmed]))]
+        rest, rest_fused = fused_best([plain_cosines, ordinal, histogram],
+                                      int(top) + len(confirmed))
+        fused = dict(zip(rest.tolist(), rest_fused.tolist()))
+        order = np.concatenate([confirmed, rest[~geometric[rest]]])[:max(0, int(top))]
         hits = []
         for i in order:
             if geometric[i]:  # a match with fewer than min_inliers (significant) too
                 score = inliers[i] / (inliers[i] + 10.0)
             else:  # below 0.1, so below any verified image's (>= 0.44 at 8 inliers)
-                score = 0.099 * min(1.0, float(fused[i]) / best_fused)
+                score = 0.099 * min(1.0, fused[int(i)] / best_fused)
             side = found.side.get(int(i), "")
             log_nfa = found.log_nfa[i]
             hits.append((int(i), float(score),
@@ -690,7 +696,7 @@ class PerceptualHash(Backend):
             flipped = hamming(found["hash_mirrored"])
             mirrored = flipped < distances
             distances = np.minimum(distances, flipped)
-        order = np.argsort(distances, kind="stable")[:top]
+        order = best_first(-distances, top)
         return [(int(i), 1.0 - float(distances[i]) / 64.0,
                  {"hamming_distance": int(distances[i]), "mirrored": bool(mirrored[i])})
                 for i in order]
