@@ -76,8 +76,8 @@ def fused_best(similarities: Sequence[np.ndarray], count: int, *, k: int = FUSIO
     scored (a partial sort each, then the ranks of those few in each sorted list). Any
     other item scores at most what standing just past every list's best would give;
     when the ``count``-th item scored beats that, nobody else can enter, and otherwise
-    every item is ranked. At 100,000 images ranking all of three lists took 45-65 ms
-    a query, this 3-5 ms.
+    every item is ranked. Three lists of 100,000 random values (the worst case: their
+    best 1,000 hardly overlap) took 52 ms to rank in full, and 7 ms this way.
 
     Examples
     --------

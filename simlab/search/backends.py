@@ -729,7 +729,7 @@ class _Vector(Backend):
     def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
                **settings):
         cosines = prepared["vectors"] @ self.vector_of(image, options)
-        order = np.argsort(-cosines, kind="stable")[:top]
+        order = best_first(cosines, top)
         return [(int(i), float(np.clip(cosines[i], 0, 1)), {"cosine": float(cosines[i])})
                 for i in order]
 
