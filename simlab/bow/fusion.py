@@ -86,29 +86,25 @@ def fused_best(similarities: Sequence[np.ndarray], count: int, *, k: int = FUSIO
     >>> items.tolist(), scores.round(3).tolist()
     ([0], [1.333])
     """
-    count_all = len(similarities[0])
     if int(count) <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
-    if count_all <= int(depth) or int(count) >= int(depth):
-        fused = rank_fusion(similarities, k=k)
+    if len(similarities[0]) > int(depth) > int(count):
+        heads = [np.argpartition(-np.asarray(s), int(depth) - 1)[:int(depth)]
+                 for s in similarities]
+        scored = np.unique(np.concatenate(heads))  # ascending: ties stay by index
+        fused = np.zeros(len(scored), np.float64)
+        outsider = 0.0
+        for similarity, head in zip(similarities, heads):
+            similarity = np.asarray(similarity)
+            fused += 1.0 / (k + np.searchsorted(np.sort(-similarity),
+                                                -similarity[scored], "left"))
+            # An item outside this head is no higher than its lowest value, so at
+            # least the head's items above that value rank before it.
+            lowest = similarity[head].min()
+            outsider += 1.0 / (k + int((similarity[head] > lowest).sum()))
         best = best_first(fused, count)
-        return best, fused[best]
-    heads = [np.argpartition(-np.asarray(s), int(depth) - 1)[:int(depth)]
-             for s in similarities]
-    scored = np.unique(np.concatenate(heads))  # ascending: ties stay by index
-    fused = np.zeros(len(scored), np.float64)
-    outsider = 0.0
-    for similarity, head in zip(similarities, heads):
-        similarity = np.asarray(similarity)
-        fused += 1.0 / (k + np.searchsorted(np.sort(-similarity), -similarity[scored],
-                                            "left"))
-        # An item outside this head is no higher than its lowest value, so at least
-        # the head's items above that value rank before it.
-        lowest = similarity[head].min()
-        outsider += 1.0 / (k + int((similarity[head] > lowest).sum()))
-    best = best_first(fused, count)
-    if len(best) == int(count) and fused[best[-1]] > outsider:
-        return scored[best], fused[best]
-    fused = rank_fusion(similarities, k=k)
+        if len(best) == int(count) and fused[best[-1]] > outsider:
+            return scored[best], fused[best]
+    fused = rank_fusion(similarities, k=k)  # small, or undecided by the heads
     best = best_first(fused, count)
     return best, fused[best]
