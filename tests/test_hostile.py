@@ -523,6 +523,25 @@ def test_a_second_writer_is_told_who_holds_the_lock(tmp_path):
     assert len(build(folder, path=index, progress=False)) == 2
 
 
+def test_a_lock_let_go_while_we_look_is_taken_not_refused(tmp_path):
+    # A holder clears its name from index.lock just before letting go (and names itself
+    # just after taking it). A writer that looks in that moment used to be refused with
+    # "another process"; now it looks again and gets the lock.
+    index = tmp_path / "index"
+    index.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, time
+        descriptor = os.open({str(index / "index.lock")!r}, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # held, but no name written
+        print("locked", flush=True)
+        time.sleep(0.3)
+    """)], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"locked"
+    with index_lock(index):
+        assert json.loads((index / "index.lock").read_text())["pid"] == os.getpid()
+    assert holder.wait() == 0
+
+
 def test_two_concurrent_index_runs_never_lose_images(tmp_path):
     # Before: the last writer won and the other's images were lost, 10 of 10 trials.
     names = ("astronaut", "coffee", "camera", "chelsea", "rocket", "coins", "moon",

@@ -75,6 +75,7 @@ _ARRAYS = re.compile(r"arrays-[0-9a-f]{32}\.npz")
 #: Temporary files of simlab.files.atomic_path for the arrays and the manifest.
 _TEMPORARY = re.compile(r"\.(arrays-[0-9a-f]{32}\.npz|index\.json)\..+")
 
+_UNNAMED_RETRIES = 50  # x 20 ms: a holder names itself within microseconds
 _held: dict[str, list] = {}  # realpath -> [thread id, depth, fd]
 _held_guard = threading.Lock()
 
@@ -152,13 +153,22 @@ def _acquire(root: Path) -> int:
         else:
             raise _locked_error(root, _holder(path))
     else:
+        unnamed = 0
         while True:
             descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(descriptor)
-                raise _locked_error(root, _holder(path)) from None
+                holder = _holder(path)
+                # An empty record means the holder is between taking the lock and naming
+                # itself, or between clearing its name and letting go: look again shortly
+                # so the user learns who holds it (or gets the lock) instead of "someone".
+                if not holder and unnamed < _UNNAMED_RETRIES:
+                    unnamed += 1
+                    time.sleep(0.02)
+                    continue
+                raise _locked_error(root, holder) from None
             try:  # the file we locked must still be the one at that path
                 if os.stat(path).st_ino == os.fstat(descriptor).st_ino:
                     break
