@@ -95,3 +95,23 @@ def test_cli_says_no_match_and_gives_regions_in_json(built, tmp_path, capsys):
     assert first["match"] is True and len(first["region"]) == 4
     assert first["details"]["verified"] is True  # the old key stays
     assert payload["results"][2]["match"] is False and payload["results"][2]["region"] is None
+
+
+def _search_names(index, query, queue):
+    queue.put([_name(hit) for hit in index.search(query, top=3) if hit.match])
+
+
+def test_a_forked_child_searches_like_its_parent(built):
+    # The candidates are verified on two threads; a child forked after its parent
+    # searched must make its own (the parent's threads do not exist in it).
+    import multiprocessing
+
+    query = samples.sample_image("coffee", max_side=300)
+    parent = [_name(hit) for hit in built.search(query, top=3) if hit.match]
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_search_names, args=(built, query, queue))
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == parent == ["coffee"]

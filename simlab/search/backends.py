@@ -15,6 +15,7 @@ method is adding a class here and an entry in :data:`BACKENDS`.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 import numpy as np
@@ -443,20 +444,30 @@ class VerifiedWords(Words):
             size = int(shortlist) if not round_number else min(int(shortlist), LATER_SHORTLIST)
             candidates = [int(i) for i in best_first(best, size) if best[i] > 0]
             matched_before = found.matched.copy()
-            for i in candidates:
+            sides = {side: query[side] if not round_number else
+                     {k: v[keep] for k, v in query[side].items()} for side in query}
+
+            def check(i: int) -> list:
+                # One candidate's sides in turn, stopping once it is confirmed.
+                stored, tried, done = features[i], [], bool(found.verified[i])
                 for side in _sides_to_try(side_cosines, i):
-                    side_query = query[side] if not round_number else \
-                        {k: v[keep] for k, v in query[side].items()}
-                    verification = self.verify(side_query, features[i],
+                    verification = self.verify(sides[side], stored,
                                                threshold=ransac_threshold,
                                                min_inliers=min(int(min_inliers),
                                                                MATCH_MIN_INLIERS))
-                    found.tests += 1
                     confirmed = verification.confirmed(min_inliers=min_inliers,
                                                        min_inlier_ratio=min_inlier_ratio)
-                    found.consider(i, side, verification, confirmed)
-                    if found.verified[i]:
+                    tried.append((side, verification, confirmed))
+                    if confirmed or done:
                         break
+                return tried
+
+            # Two threads: RANSAC (OpenCV) runs without the GIL, so one candidate's fit
+            # overlaps the other's numpy work. Results are taken in candidate order.
+            for i, tried in zip(candidates, _pool().map(check, candidates)):
+                for side, verification, confirmed in tried:
+                    found.tests += 1
+                    found.consider(i, side, verification, confirmed)
             new = found.decide(candidates, max_log_nfa=max_log_nfa,
                                shapes=shapes)
             new = [i for i in new if not matched_before[i]]
@@ -507,6 +518,23 @@ class VerifiedWords(Words):
                           "log_nfa": float(log_nfa) if np.isfinite(log_nfa) else None,
                           "region": found.regions.get(int(i))}))
         return hits
+
+
+_POOL: tuple[int, Any] | None = None  # (process id, executor)
+
+
+def _pool():
+    """The search's verification threads (two: the cores this project targets).
+
+    Made again in a forked child: the parent's threads do not exist there.
+    """
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=2,
+                                                 thread_name_prefix="simlab-verify"))
+    return _POOL[1]
 
 
 #: Explaining away: candidates verified in each round after the first, and the fewest
