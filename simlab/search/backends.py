@@ -410,6 +410,17 @@ class VerifiedWords(Words):
                                      name)
         return prepared
 
+    @staticmethod
+    def fallback_scores(image: np.ndarray, prepared: dict, mirror: bool
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """Every image's ordinal-thumbnail cosine (of the better orientation) and
+        colour-histogram cosine with the query."""
+        thumbnail = fallback_features(image, mirrored=mirror)
+        ordinal = prepared["ordinals"] @ thumbnail["ordinal"]
+        if mirror:
+            ordinal = np.maximum(ordinal, prepared["ordinals"] @ thumbnail["ordinal_mirrored"])
+        return ordinal, prepared["vectors"] @ thumbnail["vector"]
+
     def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
                shortlist: int = 50, min_inliers: int = 8,
                min_inlier_ratio: float = MIN_INLIER_RATIO, ransac_threshold: float = 6.0,
@@ -419,8 +430,11 @@ class VerifiedWords(Words):
         from ..bow.fusion import fused_best
 
         query = self.query(image, options, vocabulary, mirror=mirror, invert=invert)
-        side_cosines = {side: prepared["inverted"].cosines(q["words"])
-                        for side, q in query.items()}
+        # The fallback's scans and the sides' inverted-file products are memory-bound
+        # and run without the GIL: on the two threads, side by side.
+        fallback = _pool().submit(self.fallback_scores, image, prepared, mirror)
+        side_cosines = dict(zip(query, _pool().map(
+            lambda side: prepared["inverted"].cosines(side["words"]), query.values())))
         cosines = np.max(np.stack(list(side_cosines.values())), axis=0)
         # The rank fusion of unverified images takes the plain sides' cosine: the
         # negative's cosines are noise for an ordinary query and moved strangers up.
@@ -434,8 +448,9 @@ class VerifiedWords(Words):
         keep = np.ones(len(query[""]["words"]), bool)  # query keypoints not explained yet
         for round_number in range(max(1, int(answers))):
             if round_number:  # what is left of the query after setting matches aside
-                side_cosines = {side: prepared["inverted"].cosines(q["words"][keep])
-                                for side, q in query.items()}
+                side_cosines = dict(zip(query, _pool().map(
+                    lambda side: prepared["inverted"].cosines(side["words"][keep]),
+                    query.values())))
             best = np.max(np.stack(list(side_cosines.values())), axis=0)
             best[found.matched] = -1.0
             # Later rounds look at fewer candidates: what is left of a collage ranks its
@@ -479,11 +494,7 @@ class VerifiedWords(Words):
         verified, inliers = found.verified, found.inliers
         # Images geometry does not confirm: reciprocal-rank fusion of the bag-of-words
         # cosine, the ordinal thumbnail (of the better orientation) and the histogram.
-        thumbnail = fallback_features(image, mirrored=mirror)
-        ordinal = prepared["ordinals"] @ thumbnail["ordinal"]
-        if mirror:
-            ordinal = np.maximum(ordinal, prepared["ordinals"] @ thumbnail["ordinal_mirrored"])
-        histogram = prepared["vectors"] @ thumbnail["vector"]
+        ordinal, histogram = fallback.result()
         best_fused = 3.0 / FUSION_K
         # Matches first, then other verified images (by inliers, cosine breaking ties),
         # then the best of the rest by fusion (:func:`~simlab.bow.fusion.fused_best`:
