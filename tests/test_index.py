@@ -434,13 +434,14 @@ def test_few_inliers_among_many_correspondences_are_not_verified(built, monkeypa
     from simlab.local import Verification
     from simlab.search.backends import VerifiedWords
 
-    def chance(query_side, stored, **kwargs):
+    def chance(query_side, stored, pairs, subset, **kwargs):
         many = np.arange(400)
         spread = np.stack([many, many], 1).astype(np.float32)  # 400 distinct places
         return Verification(np.stack([many, many], 1), many < 12, np.eye(3), 12,
                             "similarity", points_a=spread, points_b=spread)
 
-    monkeypatch.setattr(VerifiedWords, "verify", staticmethod(chance))
+    # The costly half of the verification (RANSAC) lines them up; the screen still runs.
+    monkeypatch.setattr(VerifiedWords, "fit", staticmethod(chance))
     hits = built.search(query, top=len(built))
     assert not any(hit.details["verified"] for hit in hits)
     assert all(hit.score < 0.1 for hit in hits)

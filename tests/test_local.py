@@ -250,3 +250,40 @@ def test_ratio_matches_of_float_descriptors_equal_opencv_brute_force():
         assert np.array_equal(ratio_matches(a, b), _as_pairs(kept)), trial
     one = rng.random((1, 128), np.float32)
     assert ratio_matches(a, one).shape == (300, 2)  # a lone candidate always passes
+
+
+def test_word_correspondences_of_a_batch_are_every_shared_word_in_order():
+    from simlab.local.correspond import word_correspondences_batch
+
+    rng = np.random.default_rng(0)
+    words_a = [rng.integers(0, 30, int(rng.integers(0, 40))) for _ in range(25)]
+    words_b = [rng.integers(0, 30, int(rng.integers(0, 40))) for _ in range(25)]
+    for a, b, pairs in zip(words_a, words_b, word_correspondences_batch(words_a, words_b)):
+        # By definition: a[i] == b[j], the word at most 3 times in b, ordered by i, j.
+        expected = [[i, j] for i in range(len(a)) for j in range(len(b))
+                    if a[i] == b[j] and (b == a[i]).sum() <= 3]
+        assert pairs.tolist() == expected
+
+
+def test_guard_windows_of_a_batch_equal_each_group_alone():
+    from simlab.local.verification import guard_windows
+
+    rng = np.random.default_rng(1)
+    a, b, pairs = [], [], []
+    for group in range(30):
+        count = int(rng.integers(1, 60))
+        a.append({"angles": rng.uniform(0, 360, count), "sizes": rng.uniform(1, 30, count)})
+        b.append({"angles": rng.uniform(0, 360, count),
+                  # Growth ranges differ between groups (rows of the histogram).
+                  "sizes": rng.uniform(1, 30, count) * 4.0 ** rng.integers(-3, 4)})
+        agree = rng.random(count) < 0.4  # some turn and grow alike
+        b[-1]["angles"][agree] = (a[-1]["angles"][agree] + 80.0) % 360.0
+        b[-1]["sizes"][agree] = a[-1]["sizes"][agree] * 2.0
+        pairs.append(np.stack([np.arange(count)] * 2, 1))
+    b[3]["sizes"][0] = 0.0  # a non-finite growth: that group is not guarded
+    together = guard_windows(a, b, pairs, needed=6)
+    for g, (bound, subset) in enumerate(together):
+        alone_bound, alone_subset = guard_windows([a[g]], [b[g]], [pairs[g]], needed=6)[0]
+        assert bound == alone_bound and subset.tolist() == alone_subset.tolist()
+    assert together[3] == (len(pairs[3]), together[3][1]) and together[3][1].all()
+    assert max(bound for bound, _ in together) >= 6

@@ -8,9 +8,12 @@ words instead of descriptors) and an image against itself (copy-move). Each retu
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
-__all__ = ["ratio_matches", "mutual_matches", "word_correspondences", "self_matches"]
+__all__ = ["ratio_matches", "mutual_matches", "word_correspondences",
+           "word_correspondences_batch", "self_matches"]
 
 
 def _norm(descriptors: np.ndarray) -> int:
@@ -113,27 +116,56 @@ def word_correspondences(words_a: np.ndarray, words_b: np.ndarray, *,
     """Every pair of keypoints that share a visual word (Philbin et al. 2007).
 
     Words occurring more than ``max_per_word`` times in ``b`` are skipped: they are
-    repeated texture, not evidence.
+    repeated texture, not evidence. Pairs are ordered by ``a``'s keypoint, then by
+    ``b``'s.
 
     Examples
     --------
     >>> word_correspondences(np.array([5, 7, 9]), np.array([9, 5, 5, 1])).tolist()
     [[0, 1], [0, 2], [2, 0]]
     """
-    words_a = np.asarray(words_a, np.int64)
-    words_b = np.asarray(words_b, np.int64)
-    if len(words_a) == 0 or len(words_b) == 0:
-        return np.zeros((0, 2), np.int64)
-    order = np.argsort(words_b, kind="stable")
-    sorted_words = words_b[order]
-    low = np.searchsorted(sorted_words, words_a, "left")
-    high = np.searchsorted(sorted_words, words_a, "right")
-    counts = high - low
+    return word_correspondences_batch([words_a], [words_b], max_per_word=max_per_word)[0]
+
+
+def word_correspondences_batch(words_a: Sequence[np.ndarray], words_b: Sequence[np.ndarray],
+                               *, max_per_word: int = 3) -> list[np.ndarray]:
+    """:func:`word_correspondences` of each pair ``(words_a[g], words_b[g])``, in one
+    vectorised pass (a search screens its whole shortlist at once).
+
+    Examples
+    --------
+    >>> found = word_correspondences_batch([np.array([5, 7]), np.array([1])],
+    ...                                    [np.array([7, 5, 5]), np.array([1, 1])])
+    >>> [pairs.tolist() for pairs in found]
+    [[[0, 1], [0, 2], [1, 0]], [[0, 0], [0, 1]]]
+    """
+    groups = len(words_a)
+    lengths_a = np.array([len(w) for w in words_a], np.int64)
+    lengths_b = np.array([len(w) for w in words_b], np.int64)
+    if not groups or not lengths_a.sum() or not lengths_b.sum():
+        return [np.zeros((0, 2), np.int64) for _ in range(groups)]
+    every_a = np.concatenate([np.asarray(w, np.int64) for w in words_a])
+    every_b = np.concatenate([np.asarray(w, np.int64) for w in words_b])
+    # One key per (group, word): a stable sort of b's keys orders each group's words
+    # as a stable sort of that group alone would.
+    span = int(max(every_a.max(), every_b.max())) + 1
+    start_a = np.cumsum(lengths_a) - lengths_a
+    start_b = np.cumsum(lengths_b) - lengths_b
+    group_a = np.repeat(np.arange(groups), lengths_a)
+    keys_b = np.repeat(np.arange(groups), lengths_b) * span + every_b
+    order = np.argsort(keys_b, kind="stable")
+    sorted_keys = keys_b[order]
+    keys_a = group_a * span + every_a
+    low = np.searchsorted(sorted_keys, keys_a, "left")
+    counts = np.searchsorted(sorted_keys, keys_a, "right") - low
     counts[counts > max_per_word] = 0
-    index_a = np.repeat(np.arange(len(words_a)), counts)
-    starts = np.repeat(low, counts)
+    index_a = np.repeat(np.arange(len(every_a)), counts)
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.stack([index_a, order[starts + within]], axis=1).astype(np.int64)
+    index_b = order[np.repeat(low, counts) + within]
+    owner = group_a[index_a]
+    pairs = np.stack([index_a - start_a[owner], index_b - start_b[owner]], axis=1)
+    ends = np.cumsum(np.bincount(owner, minlength=groups))
+    return np.split(pairs, ends[:-1])
 
 
 def self_matches(descriptors: np.ndarray, points: np.ndarray, *, ratio: float = 0.75,

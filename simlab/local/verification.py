@@ -25,14 +25,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .significance import log_nfa
 
 __all__ = ["verify", "fit_model", "distinct", "describe_transform", "to_original",
-           "overlap", "guard_window", "Verification", "MODELS"]
+           "overlap", "guard_window", "guard_windows", "Verification", "MODELS"]
 
 #: Transforms :func:`verify` fits ("none" keeps every correspondence).
 MODELS = ("homography", "similarity", "affine", "none")
@@ -173,41 +173,85 @@ def guard_window(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray],
     >>> bound, int(window.sum()), bool(window[:10].all())
     (16, 16, True)
     """
-    pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
-    every = np.ones(len(pairs), bool)
-    if not len(pairs) or not all(k in f for f in (a, b) for k in ("angles", "sizes")):
-        return len(pairs), every
-    turn = (np.asarray(b["angles"], np.float64)[pairs[:, 1]]
-            - np.asarray(a["angles"], np.float64)[pairs[:, 0]]) % 360.0
+    return guard_windows([a], [b], [pairs], needed=needed, max_angle=max_angle,
+                         max_size_ratio=max_size_ratio)[0]
+
+
+def guard_windows(a: Sequence[Mapping[str, np.ndarray]], b: Sequence[Mapping[str, np.ndarray]],
+                  pairs: Sequence[np.ndarray], *, needed: int = 0, max_angle: float = 20.0,
+                  max_size_ratio: float = 1.5) -> list[tuple[int, np.ndarray]]:
+    """:func:`guard_window` of each ``(a[g], b[g], pairs[g])``, in one vectorised pass
+    (a search screens its whole shortlist at once).
+
+    Examples
+    --------
+    >>> a = {"angles": np.zeros(40, np.float32), "sizes": np.ones(40, np.float32)}
+    >>> b = {"angles": np.arange(40) * 9.0, "sizes": np.ones(40, np.float32)}
+    >>> pairs = np.stack([np.arange(40)] * 2, 1)
+    >>> [bound for bound, _ in guard_windows([a, a], [b, a], [pairs, pairs], needed=8)]
+    [7, 40]
+    """
+    pairs = [np.asarray(p, np.int64).reshape(-1, 2) for p in pairs]
+    found: list = [(len(p), np.ones(len(p), bool)) for p in pairs]  # no orientations
+    keys = ("angles", "sizes")
+    groups = [g for g, p in enumerate(pairs)
+              if len(p) and all(k in f for f in (a[g], b[g]) for k in keys)]
+    if not groups:
+        return found
+    lengths = np.array([len(pairs[g]) for g in groups], np.int64)
+    owner = np.repeat(np.arange(len(groups)), lengths)
+    # Every group's features end to end, and its pairs shifted to match.
+    joined = {}
+    for side, column in (("a", 0), ("b", 1)):
+        features = a if side == "a" else b
+        sizes = np.array([len(features[g]["angles"]) for g in groups], np.int64)
+        shift = np.cumsum(sizes) - sizes
+        index = np.concatenate([pairs[g][:, column] for g in groups]) + shift[owner]
+        for key in keys:
+            joined[side, key] = np.concatenate(
+                [np.asarray(features[g][key], np.float64) for g in groups])[index]
+    turn = (joined["b", "angles"] - joined["a", "angles"]) % 360.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        growth = np.log(np.asarray(b["sizes"], np.float64)[pairs[:, 1]]
-                        / np.asarray(a["sizes"], np.float64)[pairs[:, 0]])
-    if not (np.isfinite(turn).all() and np.isfinite(growth).all()):
-        return len(pairs), every
+        growth = np.log(joined["b", "sizes"] / joined["a", "sizes"])
+    starts = np.cumsum(lengths) - lengths
+    finite = np.logical_and.reduceat(np.isfinite(turn) & np.isfinite(growth), starts)
+    if not finite.all():  # a group with a non-finite orientation or size: no guard
+        keep = finite[owner]
+        groups = [g for g, ok in zip(groups, finite) if ok]
+        if not groups:
+            return found
+        lengths, turn, growth = lengths[finite], turn[keep], growth[keep]
+        owner = np.repeat(np.arange(len(groups)), lengths)
+        starts = np.cumsum(lengths) - lengths
     turns = max(3, int(np.ceil(360.0 / max_angle)))
     turn_bin = np.minimum((turn * (turns / 360.0)).astype(np.int64), turns - 1)
     growth_bin = np.floor(growth * (1.0 / math.log(max_size_ratio))).astype(np.int64)
-    growth_bin -= growth_bin.min() - 1  # one empty row above and below
-    rows = int(growth_bin.max()) + 2
+    growth_bin -= np.minimum.reduceat(growth_bin, starts)[owner] - 1  # empty row above
+    rows = int(growth_bin.max()) + 2  # and below (more below for the shorter groups)
+    width = turns + 2
     # Columns padded by one on each side with the wrapped-round turns: plain slices
-    # then give the 3 x 3 sums (this runs for most candidates of a search).
-    cells = growth_bin * (turns + 2) + turn_bin + 1
-    counts = np.bincount(cells, minlength=rows * (turns + 2)).reshape(rows, turns + 2)
-    counts[:, 0], counts[:, -1] = counts[:, -2], counts[:, 1]
-    around = counts[:, :-2] + counts[:, 1:-1] + counts[:, 2:]
-    window = around[:-2] + around[1:-1] + around[2:]  # centred on rows 1 .. rows-2
-    bound = int(window.max())
-    if bound < int(needed):
-        return bound, np.zeros(len(pairs), bool)
-    enough = np.zeros((rows, turns + 2), bool)
-    enough[1:-1, 1:-1] = window >= max(int(needed), 1)
-    enough[:, 0], enough[:, -1] = enough[:, -2], enough[:, 1]
+    # then give the 3 x 3 sums.
+    cells = (owner * rows + growth_bin) * width + turn_bin + 1
+    counts = np.bincount(cells, minlength=len(groups) * rows * width) \
+        .reshape(len(groups), rows, width)
+    counts[:, :, 0], counts[:, :, -1] = counts[:, :, -2], counts[:, :, 1]
+    around = counts[:, :, :-2] + counts[:, :, 1:-1] + counts[:, :, 2:]
+    # Centred on rows 1 .. rows-2. A group's extra empty rows below add windows that
+    # never beat the one above them, so bounds and subsets are those of one group.
+    window = around[:, :-2] + around[:, 1:-1] + around[:, 2:]
+    bounds = window.max(axis=(1, 2))
+    enough = np.zeros((len(groups), rows, width), bool)
+    enough[:, 1:-1, 1:-1] = window >= max(int(needed), 1)
+    enough[:, :, 0], enough[:, :, -1] = enough[:, :, -2], enough[:, :, 1]
     # Every bin of a window with enough: the window centres dilated by one bin.
-    columns = enough[:, :-2] | enough[:, 1:-1] | enough[:, 2:]
+    columns = enough[:, :, :-2] | enough[:, :, 1:-1] | enough[:, :, 2:]
     near = columns.copy()
-    near[1:] |= columns[:-1]
-    near[:-1] |= columns[1:]
-    return bound, near[growth_bin, turn_bin]
+    near[:, 1:] |= columns[:, :-1]
+    near[:, :-1] |= columns[:, 1:]
+    subsets = np.split(near[owner, growth_bin, turn_bin], np.cumsum(lengths)[:-1])
+    for g, bound, subset in zip(groups, bounds.tolist(), subsets):
+        found[g] = (bound, subset if bound >= int(needed) else np.zeros(len(subset), bool))
+    return found
 
 
 def describe_transform(matrix: np.ndarray) -> dict[str, Any]:

@@ -349,22 +349,49 @@ class Words(Backend):
     @staticmethod
     def verify(query_side: dict, stored: dict, *, threshold: float, min_inliers: int):
         """The engine's verification of same-word correspondences (query -> stored)."""
-        from ..local import Verification, distinct, verify, word_correspondences
-        from ..local.verification import guard_window
+        screened = Words.screen([query_side], [stored], min_inliers=min_inliers)[0]
+        if not isinstance(screened, tuple):
+            return screened
+        return Words.fit(query_side, stored, *screened, threshold=threshold,
+                         min_inliers=min_inliers)
 
-        pairs = word_correspondences(query_side["words"], stored["words"])
-        subset = None
-        if len(pairs) >= int(min_inliers):
-            bound, subset = guard_window(query_side, stored, pairs, needed=min_inliers)
+    @staticmethod
+    def screen(query_sides: Sequence[dict], stored: Sequence[dict], *, min_inliers: int
+               ) -> list:
+        """The cheap half of :meth:`verify` for each pair ``(query_sides[g], stored[g])``
+        at once: a failed :class:`~simlab.local.Verification` where no transform could
+        keep ``min_inliers``, else ``(pairs, subset)`` for :meth:`fit`."""
+        from ..local import Verification, distinct
+        from ..local.correspond import word_correspondences_batch
+        from ..local.verification import guard_windows
+
+        found = word_correspondences_batch([q["words"] for q in query_sides],
+                                           [s["words"] for s in stored])
+        screened: list = [(pairs, None) for pairs in found]
+        enough = [g for g, pairs in enumerate(found) if len(pairs) >= int(min_inliers)]
+        windows = guard_windows([query_sides[g] for g in enough], [stored[g] for g in enough],
+                                [found[g] for g in enough], needed=min_inliers)
+        for g, (bound, subset) in zip(enough, windows):
+            pairs = found[g]
             if bound >= int(min_inliers):  # inliers are distinct places: fewer still
-                bound = min(distinct(query_side["points"][pairs[subset, 0]]),
-                            distinct(stored["points"][pairs[subset, 1]]))
+                bound = min(distinct(query_sides[g]["points"][pairs[subset, 0]]),
+                            distinct(stored[g]["points"][pairs[subset, 1]]))
             if bound < int(min_inliers):
                 # No rotation and scale agree with enough of them: the chance guard would
                 # leave too few inliers whatever RANSAC fitted.
-                return Verification(pairs, np.zeros(len(pairs), bool), None, 0,
-                                    "similarity", "no rotation and scale agree with enough "
-                                    "correspondences")
+                screened[g] = Verification(
+                    pairs, np.zeros(len(pairs), bool), None, 0, "similarity",
+                    "no rotation and scale agree with enough correspondences")
+            else:
+                screened[g] = (pairs, subset)
+        return screened
+
+    @staticmethod
+    def fit(query_side: dict, stored: dict, pairs: np.ndarray, subset, *, threshold: float,
+            min_inliers: int):
+        """The costly half of :meth:`verify`: RANSAC and the guard (see :meth:`screen`)."""
+        from ..local import verify
+
         # RANSAC samples only where enough turn and grow alike (fewer, cleaner points).
         return verify(query_side, stored, pairs, model="similarity", threshold=threshold,
                       min_correspondences=max(2, int(min_inliers)), fit_subset=subset)
@@ -461,15 +488,23 @@ class VerifiedWords(Words):
             matched_before = found.matched.copy()
             sides = {side: query[side] if not round_number else
                      {k: v[keep] for k, v in query[side].items()} for side in query}
+            # The cheap half of every verification the round may make, at once.
+            needed = min(int(min_inliers), MATCH_MIN_INLIERS)
+            stored = {i: features[i] for i in candidates}
+            tries = [(i, side) for i in candidates for side in _sides_to_try(side_cosines, i)]
+            screened = dict(zip(tries, self.screen([sides[side] for _, side in tries],
+                                                   [stored[i] for i, _ in tries],
+                                                   min_inliers=needed)))
 
             def check(i: int) -> list:
                 # One candidate's sides in turn, stopping once it is confirmed.
-                stored, tried, done = features[i], [], bool(found.verified[i])
+                tried, done = [], bool(found.verified[i])
                 for side in _sides_to_try(side_cosines, i):
-                    verification = self.verify(sides[side], stored,
-                                               threshold=ransac_threshold,
-                                               min_inliers=min(int(min_inliers),
-                                                               MATCH_MIN_INLIERS))
+                    verification = screened[i, side]
+                    if isinstance(verification, tuple):
+                        verification = self.fit(sides[side], stored[i], *verification,
+                                                threshold=ransac_threshold,
+                                                min_inliers=needed)
                     confirmed = verification.confirmed(min_inliers=min_inliers,
                                                        min_inlier_ratio=min_inlier_ratio)
                     tried.append((side, verification, confirmed))
