@@ -312,8 +312,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from .bench.scale import bench_scale_report
 
         sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else None
+        on_cluster = None if args.cluster_sizes is None else \
+            [int(n) for n in args.cluster_sizes.split(",") if n.strip() and int(n) > 0]
         print(bench_scale_report(sizes=sizes, as_json=args.json, out=args.out,
-                                 progress=not args.json))
+                                 progress=not args.json, cluster_sizes=on_cluster))
         return 0
     if args.target == "search":
         from .bench.search import bench_search_report
@@ -656,6 +658,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "N, N+1, ...) and sum their counts; speed is timed on the first")
     bench.add_argument("--sizes", default=None, metavar="N,N,...",
                        help="scale: index sizes to run (default 1000,10000)")
+    bench.add_argument("--cluster-sizes", default=None, metavar="N,N,...",
+                       help="scale: sizes built again on a 2-process Dask LocalCluster "
+                       "and searched by a plain process (default 10000; 0 for none)")
     bench.add_argument("--hard", action="store_true",
                        help="search: the hard set (tiny crops, turns, perspective, heavy "
                        "JPEG, negatives, channel swaps, screenshots, collages...; queries "

@@ -51,3 +51,23 @@ def test_measure_builds_opens_and_queries_an_index(tmp_path):
     fits = {key: scale.fit_power([1000, 10000], [row[key]] * 2) for key, _, _ in scale.MEASURES}
     scale.plot_scale(rows, fits, tmp_path / "scale.png")
     assert (tmp_path / "scale.png").stat().st_size > 10_000
+
+
+def test_an_index_built_on_a_local_cluster_is_searched_by_a_plain_process(tmp_path):
+    from simlab.index import Index
+
+    folder = tmp_path / "db"
+    folder.mkdir()
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        Image.fromarray(samples.sample_image(name, max_side=320)).save(folder / f"{name}.png")
+    query = tmp_path / "q.jpg"
+    Image.fromarray(samples.crop(samples.sample_image("coffee", max_side=320), 0.6)).save(query)
+    asked = [{"file": str(query), "source": str(folder / "coffee.png")}]
+    images = sorted(folder.iterdir())
+    rows = {where: scale.measure(images, asked, tmp_path / where, on_cluster=where == "dask")
+            for where in ("threads", "dask")}
+    assert rows["dask"]["images"] == 4 and rows["dask"]["recall_at_1"] == 1.0
+    # The same index whichever way its features were extracted.
+    hits = {where: [(h.path, h.details["inliers"]) for h in
+                    Index.load(tmp_path / where).search(query, top=4)] for where in rows}
+    assert hits["dask"] == hits["threads"] and hits["dask"][0][1] > 20

@@ -30,10 +30,12 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["make_distractors", "measure", "fit_power", "bench_scale", "bench_scale_report",
-           "SIZES", "MEASURES"]
+           "SIZES", "CLUSTER_SIZES", "MEASURES"]
 
 #: Index sizes run by default (``make bench``); 30,000 and 100,000 with ``--sizes``.
 SIZES = (1000, 10000)
+#: Sizes measured again with extraction on a Dask LocalCluster (``workers`` processes).
+CLUSTER_SIZES = (10000,)
 #: Measures of each run: (key, label, unit).
 MEASURES = (("images_per_second", "build", "images/s"),
             ("peak_rss_mb", "peak build RSS", "MB"),
@@ -121,11 +123,19 @@ def make_distractors(folder: str | os.PathLike, sources: Sequence[str | os.PathL
 
 
 _BUILD = """
-import json, resource, sys, time
+import contextlib, json, resource, sys, time
 from simlab.index import build
 paths = [line for line in open(sys.argv[1]).read().splitlines() if line]
+workers, on_cluster = int(sys.argv[3]), sys.argv[4] == "cluster"
 started = time.perf_counter()
-index = build(paths, path=sys.argv[2], rebuild=True, workers=int(sys.argv[3]), progress=False)
+if on_cluster:  # a LocalCluster of `workers` processes, started inside the timing
+    from simlab.distributed import cluster
+    running = cluster(workers=workers, progress=False)
+else:
+    running = contextlib.nullcontext()
+with running as dask:
+    index = build(paths, path=sys.argv[2], rebuild=True, workers=workers, progress=False,
+                  cluster=dask)
 seconds = time.perf_counter() - started
 print(json.dumps({"images": len(index), "build_seconds": seconds,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -165,17 +175,21 @@ def _folder_mb(path: Path) -> float:
 
 
 def measure(images: Sequence[str | os.PathLike], queries: Sequence[dict], index_dir: Path, *,
-            workers: int = 2) -> dict[str, Any]:
+            workers: int = 2, on_cluster: bool = False) -> dict[str, Any]:
     """Build an index of ``images`` (a fresh process), then open and query it (another).
 
     ``queries`` are ``{"file", "source"}`` with absolute paths; recall@1 counts the
-    queries whose first hit is their source.
+    queries whose first hit is their source. With ``on_cluster`` the features are
+    extracted on a Dask ``LocalCluster`` of ``workers`` processes (its start-up timed
+    too), and the index is then opened and searched by a plain process, as a laptop
+    would open one built on a cluster. Peak RSS is the building process's own.
     """
     index_dir = Path(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     listing = index_dir.parent / f"{index_dir.name}.files"
     listing.write_text("\n".join(os.fspath(p) for p in images) + "\n")
-    built = _run(_BUILD, str(listing), str(index_dir), str(workers))
+    built = _run(_BUILD, str(listing), str(index_dir), str(workers),
+                 "cluster" if on_cluster else "threads")
     listed = index_dir.parent / f"{index_dir.name}.queries.json"
     listed.write_text(json.dumps(list(queries)))
     asked = _run(_QUERY, str(index_dir), str(listed))
@@ -233,8 +247,11 @@ def plot_scale(rows: Sequence[dict], fits: dict[str, dict], path: str | os.PathL
 
 def bench_scale(*, data: str | os.PathLike | None = None, sizes: Sequence[int] = SIZES,
                 workers: int = 2, out: str | os.PathLike | None = None,
-                progress: bool = True) -> dict[str, Any]:
-    """Run every size; returns ``rows`` (one per size), ``fits`` and the plot's path."""
+                progress: bool = True, cluster_sizes: Sequence[int] = CLUSTER_SIZES
+                ) -> dict[str, Any]:
+    """Run every size; returns ``rows`` (one per size), ``fits``, the plot's path and
+    ``cluster_rows``: the same measures with extraction on a Dask ``LocalCluster`` of
+    ``workers`` processes, for each of ``cluster_sizes``."""
     from .search import build_dataset
 
     root = Path(data or os.environ.get("SIMLAB_BENCH_DIR", "build/bench-search"))
@@ -247,16 +264,22 @@ def bench_scale(*, data: str | os.PathLike | None = None, sizes: Sequence[int] =
     # source would be a second right answer, counted as a miss.
     sources = {q["source"] for q in queries}
     cut_from = [path for path in database if str(path) not in sources]
-    rows = []
-    for size in sorted(sizes):
+
+    def run(size: int, on_cluster: bool) -> dict[str, Any]:
         extra = max(0, int(size) - len(database))
         distractors = make_distractors(root / "scale" / "distractors-v2", cut_from, extra,
                                        progress=progress)
-        row = measure(database + distractors, queries, root / "scale" / f"index-{size}",
-                      workers=workers)
-        rows.append({"size": int(size), **row})
+        name = f"index-{size}-cluster" if on_cluster else f"index-{size}"
+        row = measure(database + distractors, queries, root / "scale" / name,
+                      workers=workers, on_cluster=on_cluster)
         if progress:
-            print(f"simlab bench scale: {size} images: {json.dumps(row)}", file=sys.stderr)
+            where = " on a LocalCluster" if on_cluster else ""
+            print(f"simlab bench scale: {size} images{where}: {json.dumps(row)}",
+                  file=sys.stderr)
+        return {"size": int(size), **row}
+
+    rows = [run(size, False) for size in sorted(sizes)]
+    cluster_rows = [run(size, True) for size in sorted(cluster_sizes)]
     fits = {key: fit_power([r["images"] for r in rows], [r[key] for r in rows])
             for key, _, _ in MEASURES}
     target = Path(out) if out else root / "scale"
@@ -266,17 +289,21 @@ def bench_scale(*, data: str | os.PathLike | None = None, sizes: Sequence[int] =
     from ..files import write_json
 
     result = {"rows": rows, "fits": fits, "plot": str(plot) if len(rows) > 1 else None,
-              "workers": workers, "database": len(database), "queries": len(queries)}
+              "workers": workers, "database": len(database), "queries": len(queries),
+              "cluster_rows": cluster_rows}
     write_json(target / "scale.json", result)
     return result
 
 
 def bench_scale_report(*, sizes: Sequence[int] | None = None, as_json: bool = False,
-                       out: str | os.PathLike | None = None, progress: bool = True) -> str:
+                       out: str | os.PathLike | None = None, progress: bool = True,
+                       cluster_sizes: Sequence[int] | None = None) -> str:
     """The text (or JSON) ``simlab bench scale`` prints."""
     import pandas as pd
 
-    result = bench_scale(sizes=sizes or SIZES, out=out, progress=progress)
+    result = bench_scale(sizes=sizes or SIZES, out=out, progress=progress,
+                         cluster_sizes=CLUSTER_SIZES if cluster_sizes is None
+                         else cluster_sizes)
     if as_json:
         return json.dumps(result, indent=2)
     table = pd.DataFrame(result["rows"])
@@ -290,6 +317,12 @@ def bench_scale_report(*, sizes: Sequence[int] | None = None, as_json: bool = Fa
         fit = result["fits"][key]
         lines.append(f"  {label:<16} b={fit['exponent']:+.2f}  1M: {fit['at_1000000']:.4g} "
                      f"{unit}  10M: {fit['at_10000000']:.4g} {unit}")
+    if result["cluster_rows"]:
+        lines += ["", f"the same with extraction on a Dask LocalCluster of "
+                  f"{result['workers']} worker processes (start-up included), the index "
+                  "then opened and searched by a plain process:",
+                  pd.DataFrame(result["cluster_rows"])[columns].to_string(
+                      index=False, float_format=lambda v: f"{v:.3g}")]
     if result["plot"]:
         lines.append(f"plot: {result['plot']}")
     return "\n".join(lines)
