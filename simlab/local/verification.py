@@ -202,8 +202,7 @@ def guard_windows(a: Sequence[Mapping[str, np.ndarray]], b: Sequence[Mapping[str
     owner = np.repeat(np.arange(len(groups)), lengths)
     # Every group's features end to end, and its pairs shifted to match.
     joined = {}
-    for side, column in (("a", 0), ("b", 1)):
-        features = a if side == "a" else b
+    for side, features, column in (("a", a, 0), ("b", b, 1)):
         sizes = np.array([len(features[g]["angles"]) for g in groups], np.int64)
         shift = np.cumsum(sizes) - sizes
         index = np.concatenate([pairs[g][:, column] for g in groups]) + shift[owner]

@@ -491,7 +491,8 @@ class VerifiedWords(Words):
             # The cheap half of every verification the round may make, at once.
             needed = min(int(min_inliers), MATCH_MIN_INLIERS)
             stored = {i: features[i] for i in candidates}
-            tries = [(i, side) for i in candidates for side in _sides_to_try(side_cosines, i)]
+            turns = {i: _sides_to_try(side_cosines, i) for i in candidates}
+            tries = [(i, side) for i in candidates for side in turns[i]]
             screened = dict(zip(tries, self.screen([sides[side] for _, side in tries],
                                                    [stored[i] for i, _ in tries],
                                                    min_inliers=needed)))
@@ -499,7 +500,7 @@ class VerifiedWords(Words):
             def check(i: int) -> list:
                 # One candidate's sides in turn, stopping once it is confirmed.
                 tried, done = [], bool(found.verified[i])
-                for side in _sides_to_try(side_cosines, i):
+                for side in turns[i]:
                     verification = screened[i, side]
                     if isinstance(verification, tuple):
                         verification = self.fit(sides[side], stored[i], *verification,
