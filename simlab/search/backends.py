@@ -10,7 +10,8 @@ method is adding a class here and an entry in :data:`BACKENDS`.
 * :class:`NaiveWords` (``naive-bow``): the naive SIFT bag of words from a well-known
   forum question, for teaching and as a baseline;
 * :class:`PerceptualHash` (``phash``), :class:`ColourHistogram` (``histogram``) and
-  :class:`DeepVector` (``vgg16``): global descriptors searched exactly with numpy.
+  :class:`DeepVector` (``vgg16``): global descriptors; the dense ones searched with
+  faiss (:mod:`simlab.search.vectors`).
 """
 
 from __future__ import annotations
@@ -778,7 +779,7 @@ class PerceptualHash(Backend):
 
 
 class _Vector(Backend):
-    """A unit vector per image, searched by exact cosine (a matrix product)."""
+    """A unit vector per image, searched by cosine with faiss (:mod:`~simlab.search.vectors`)."""
 
     def vector_of(self, image: np.ndarray, options: dict) -> np.ndarray:
         raise NotImplementedError
@@ -798,22 +799,25 @@ class _Vector(Backend):
                        _float32)
 
     def prepare(self, features, vocabulary):
-        return {"vectors": _finite(_stack(features, "vector", np.float32),
-                                   "vectors")}
+        from .vectors import vector_index
+
+        return {"vectors": vector_index(_finite(_stack(features, "vector", np.float32),
+                                                "vectors"))}
 
     def search(self, image, prepared, features, *, options, vocabulary, top, mirror,
                **settings):
-        cosines = prepared["vectors"] @ self.vector_of(image, options)
-        order = best_first(cosines, top)
-        return [(int(i), float(np.clip(cosines[i], 0, 1)), {"cosine": float(cosines[i])})
-                for i in order]
+        from .vectors import nearest
+
+        rows, cosines = nearest(prepared["vectors"], self.vector_of(image, options), top)
+        return [(int(i), float(np.clip(cosine, 0, 1)), {"cosine": float(cosine)})
+                for i, cosine in zip(rows[0], cosines[0]) if i >= 0]
 
 
 class ColourHistogram(_Vector):
     """8x8x8 RGB histogram without the fill of a rotated copy, Hellinger (``histogram``)."""
 
     name = "histogram"
-    summary = "8x8x8 RGB colour histogram (Hellinger), exact cosine search"
+    summary = "8x8x8 RGB colour histogram (Hellinger), cosine search with faiss"
     defaults = {"max_side": 640, "bins": 8}
 
     @staticmethod
@@ -840,7 +844,7 @@ class DeepVector(_Vector):
     """Keras VGG16's 512-d embedding (``vgg16``; needs the ImageNet weights)."""
 
     name = "vgg16"
-    summary = "Keras VGG16 (ImageNet) 512-d embedding, exact cosine search; needs weights"
+    summary = "Keras VGG16 (ImageNet) 512-d embedding, cosine search with faiss; needs weights"
     defaults = {"max_side": 640, "weights": "imagenet"}
 
     def check(self, options):
