@@ -56,6 +56,41 @@ def test_a_collage_returns_each_indexed_image_with_its_region(built):
     assert all(hit.region is None and not hit.match for hit in hits[2:])
 
 
+def _gradient(size: int = 300) -> np.ndarray:
+    """A smooth colour ramp: no keypoints, so only its thumbnail can find it."""
+    ramp = np.linspace(0, 1, size, dtype=np.float32)
+    return (np.stack([np.outer(ramp, np.ones(size)), np.outer(np.ones(size), ramp),
+                      np.full((size, size), 0.3)], axis=2) * 255).astype(np.uint8)
+
+
+def test_a_figures_plain_panel_is_searched_alone_and_found(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plain")
+    for name in ("coffee", "camera", "chelsea", "rocket"):
+        Image.fromarray(samples.sample_image(name, max_side=320)).save(folder / f"{name}.png")
+    ramp = _gradient()
+    Image.fromarray(ramp).save(folder / "ramp.png")
+    # Look-alikes (not its mirror image, which the search treats as the same picture).
+    for k, other in enumerate([255 - ramp, ramp.transpose(1, 0, 2), ramp[::-1],
+                               ramp[..., ::-1], np.rot90(ramp)]):
+        Image.fromarray(np.ascontiguousarray(other)).save(folder / f"look-alike{k}.png")
+    index = build(folder, path=tmp_path_factory.mktemp("ix") / "index", progress=False)
+    # A figure on white: coffee, verified in the whole, beside the ramp, which is not.
+    figure = np.full((360, 700, 3), 255, np.uint8)
+    coffee = samples.sample_image("coffee", max_side=300)
+    figure[30:30 + coffee.shape[0], 20:20 + coffee.shape[1]] = coffee
+    figure[30:330, 380:680] = _gradient()
+    hits = index.search(figure, top=3)
+    assert _name(hits[0]) == "coffee" and hits[0].match
+    # The whole figure's thumbnail put a look-alike before the ramp; the panel's own
+    # search puts the ramp right after the match.
+    ramp = hits[1]
+    assert _name(ramp) == "ramp" and not ramp.match and ramp.region is None
+    # The panel's box, in the query's pixels (searched at 640 px: within a pixel).
+    assert ramp.details["panel"] == pytest.approx([380, 30, 680, 330], abs=1.5)
+    # Without more answers the panels are not searched.
+    assert all("panel" not in hit.details for hit in index.search(figure, top=3, answers=1))
+
+
 def test_one_answer_stops_after_the_first_round(built):
     query, _ = _collage()
     first = built.search(query, top=4, answers=1, shortlist=1)

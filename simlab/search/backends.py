@@ -528,6 +528,17 @@ class VerifiedWords(Words):
             keep &= ~found.covered(query[""]["points"], new)
             if keep.sum() < max(MIN_LEFT, 2 * int(min_inliers)):
                 break
+        # A composite query (a collage, a figure) whose matches leave panels uncovered:
+        # each such panel is searched on its own, for pictures too plain to verify
+        # inside the whole (a sky beside a brick wall) but ranked first by their own
+        # fallback.
+        panel_hits = self.panel_answers(
+            image, prepared, features, found, answers=answers,
+            settings=dict(options=options, vocabulary=vocabulary, mirror=mirror,
+                          shortlist=shortlist, min_inliers=min_inliers,
+                          min_inlier_ratio=min_inlier_ratio,
+                          ransac_threshold=ransac_threshold, invert=invert,
+                          max_log_nfa=max_log_nfa))
         verified, inliers = found.verified, found.inliers
         # Images geometry does not confirm: reciprocal-rank fusion of the bag-of-words
         # cosine, the ordinal thumbnail (of the better orientation) and the histogram.
@@ -565,7 +576,79 @@ class VerifiedWords(Words):
                           "match": bool(found.matched[i]),
                           "log_nfa": float(log_nfa) if np.isfinite(log_nfa) else None,
                           "region": found.regions.get(int(i))}))
+        return _with_panel_hits(hits, panel_hits, int(top))
+
+    def panel_answers(self, image: np.ndarray, prepared: dict, features, found, *,
+                      answers: int, settings: dict) -> list[Hit]:
+        """The best hit of each panel of ``image`` that no match covers, searched alone.
+
+        Only for a query that already matched something (a composite is known to hold
+        indexed pictures) while its matches cover under :data:`PANEL_COVERED` of it, and
+        that splits into panels along gutters
+        (:func:`simlab.duplicates.panels.split_panels`). A hit's ``panel`` detail is
+        the panel's box; its ``region`` (a match) is in the whole query's pixels.
+        """
+        from ..duplicates.panels import split_panels
+
+        matched = np.flatnonzero(found.matched)
+        if int(answers) <= 1 or not len(matched):
+            return []
+        height, width = image.shape[:2]
+        inside = np.zeros((height, width), bool)
+        for i in matched:
+            left, top, right, bottom = (int(round(v)) for v in found.regions[int(i)])
+            inside[max(0, top):max(0, bottom), max(0, left):max(0, right)] = True
+        if inside.mean() >= PANEL_COVERED:
+            return []
+        hits = []
+        for panel in split_panels(image, read_labels=False):
+            x0, y0, x1, y1 = panel.box
+            if min(x1 - x0, y1 - y0) < PANEL_SMALLEST or \
+                    inside[y0:y1, x0:x1].mean() >= PANEL_COVERED:
+                continue
+            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+            for i, score, details in self.search(crop, prepared, features, top=1,
+                                                 answers=1, **settings)[:1]:
+                if found.matched[i]:
+                    continue
+                details = dict(details, panel=[float(x0), float(y0), float(x1), float(y1)])
+                if details.get("region") is not None:
+                    left, top, right, bottom = details["region"]
+                    details["region"] = [left + x0, top + y0, right + x0, bottom + y0]
+                hits.append((int(i), score, details))
         return hits
+
+
+#: A composite query's panels are searched alone while its matches cover less than this
+#: share of it (and of the panel); panels smaller than PANEL_SMALLEST px are skipped.
+PANEL_COVERED, PANEL_SMALLEST = 0.8, 64
+
+
+def _with_panel_hits(hits: list[Hit], panel_hits: list[Hit], top: int) -> list[Hit]:
+    """``hits`` with the panels' own best hits put in: matches after the matches,
+    the others among the unconfirmed hits by score (both scales are the same fusion's);
+    an image listed twice keeps its better entry."""
+    if not panel_hits:
+        return hits
+    best = {}
+    for hit in panel_hits:
+        if hit[0] not in best or hit[1] > best[hit[0]][1]:
+            best[hit[0]] = hit
+    geometric = [h for h in hits if h[2].get("match") or h[2].get("verified")]
+    taken = {h[0] for h in geometric}
+    added = [h for h in best.values() if h[0] not in taken]
+    matches = [h for h in added if h[2].get("match")]
+    rest = {h[0]: h for h in hits if h[0] not in taken}
+    for hit in added:
+        if not hit[2].get("match") and (hit[0] not in rest or hit[1] > rest[hit[0]][1]):
+            rest[hit[0]] = hit
+    for hit in matches:
+        rest.pop(hit[0], None)
+    first = [h for h in geometric if h[2].get("match")]
+    confirmed = [h for h in geometric if not h[2].get("match")]
+    # Unconfirmed hits by score, ties in their order of arrival (stable).
+    unconfirmed = sorted(rest.values(), key=lambda h: -h[1])
+    return (first + matches + confirmed + unconfirmed)[:max(0, top)]
 
 
 _POOL: tuple[int, Any] | None = None  # (process id, executor)

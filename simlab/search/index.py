@@ -707,7 +707,10 @@ class Index:
             ``bow-verify``: how many matches to look for. After each round of matches
             the query's keypoints inside their regions are set aside and the rest is
             searched again (explaining away): a collage, a figure or a screenshot
-            returns each indexed image it holds. 1 stops after the first round.
+            returns each indexed image it holds. Then, when the matches leave panels
+            of a figure uncovered, each such panel is searched alone
+            (:meth:`~simlab.search.backends.VerifiedWords.panel_answers`). 1 stops
+            after the first round.
         invert : bool
             ``bow-verify``: also search the intensity-inverted query (a negative), by
             permuting its descriptors (:mod:`simlab.local.invert`).
@@ -725,7 +728,8 @@ class Index:
             ``bow-verify`` details also say whether the image is a ``match``, its
             ``log_nfa`` (None when no transform was fitted), the ``region`` of the query
             it covers (``[left, top, right, bottom]`` in the query file's pixels, None
-            when not a match) and whether it was found as a negative (``inverted``).
+            when not a match), whether it was found as a negative (``inverted``) and,
+            for a hit found by searching a panel alone, the ``panel``'s box.
             Matches come first (a significant match with fewer than ``min_inliers``
             inliers is scored like a verified image but is not ``verified``);
             ``phash`` ``1 - hamming / 64``;
@@ -750,9 +754,10 @@ class Index:
                 mirror=mirror, shortlist=shortlist, min_inliers=min_inliers,
                 min_inlier_ratio=min_inlier_ratio, ransac_threshold=ransac_threshold,
                 answers=answers, invert=invert, max_log_nfa=max_log_nfa)
-        for _, _, details in found:  # regions in the query file's pixels
-            if details.get("region") is not None:
-                details["region"] = [round(v / scale, 1) for v in details["region"]]
+        for _, _, details in found:  # regions and panels in the query file's pixels
+            for key in ("region", "panel"):
+                if details.get(key) is not None:
+                    details[key] = [round(v / scale, 1) for v in details[key]]
         return [SearchHit(self.files[i]["path"], score, details)
                 for i, score, details in found]
 
