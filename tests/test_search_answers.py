@@ -150,3 +150,20 @@ def test_a_forked_child_searches_like_its_parent(built):
     child.join(timeout=120)
     assert child.exitcode == 0
     assert queue.get(timeout=5) == parent == ["coffee"]
+
+
+def test_panel_hits_join_the_list_in_their_place():
+    from simlab.search.backends import _with_panel_hits
+
+    def hit(i, score, match=False, verified=False):
+        return (i, score, {"match": match, "verified": verified})
+
+    whole = [hit(1, 0.8, True, True), hit(2, 0.5, False, True), hit(3, 0.09), hit(4, 0.05)]
+    panels = [hit(2, 0.6, True, True), hit(5, 0.07), hit(4, 0.08), hit(6, 0.45, False, True)]
+    merged = _with_panel_hits(whole, panels, 10)
+    # Matches (a panel's match replaces the weaker entry), then verified images, then
+    # the rest by score; an image listed twice keeps its better entry.
+    assert [(i, score) for i, score, _ in merged] == [
+        (1, 0.8), (2, 0.6), (6, 0.45), (3, 0.09), (4, 0.08), (5, 0.07)]
+    assert _with_panel_hits(whole, panels, 3) == merged[:3]
+    assert _with_panel_hits(whole, [], 10) == whole

@@ -634,18 +634,19 @@ def _with_panel_hits(hits: list[Hit], panel_hits: list[Hit], top: int) -> list[H
     for hit in panel_hits:
         if hit[0] not in best or hit[1] > best[hit[0]][1]:
             best[hit[0]] = hit
-    geometric = [h for h in hits if h[2].get("match") or h[2].get("verified")]
-    taken = {h[0] for h in geometric}
-    added = [h for h in best.values() if h[0] not in taken]
-    matches = [h for h in added if h[2].get("match")]
+    first = [h for h in hits if h[2].get("match")]
+    taken = {h[0] for h in first}
+    # A panel's match also replaces the whole query's weaker entry for that image.
+    matches = [h for h in best.values() if h[2].get("match") and h[0] not in taken]
+    taken |= {h[0] for h in matches}
+    confirmed = [h for h in hits if h[2].get("verified") and h[0] not in taken]
+    taken |= {h[0] for h in confirmed}
+    confirmed += [h for h in best.values() if h[2].get("verified") and h[0] not in taken]
+    taken |= {h[0] for h in confirmed}
     rest = {h[0]: h for h in hits if h[0] not in taken}
-    for hit in added:
-        if not hit[2].get("match") and (hit[0] not in rest or hit[1] > rest[hit[0]][1]):
+    for hit in best.values():
+        if hit[0] not in taken and (hit[0] not in rest or hit[1] > rest[hit[0]][1]):
             rest[hit[0]] = hit
-    for hit in matches:
-        rest.pop(hit[0], None)
-    first = [h for h in geometric if h[2].get("match")]
-    confirmed = [h for h in geometric if not h[2].get("match")]
     # Unconfirmed hits by score, ties in their order of arrival (stable).
     unconfirmed = sorted(rest.values(), key=lambda h: -h[1])
     return (first + matches + confirmed + unconfirmed)[:max(0, top)]
