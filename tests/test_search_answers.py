@@ -167,3 +167,42 @@ def test_panel_hits_join_the_list_in_their_place():
         (1, 0.8), (2, 0.6), (6, 0.45), (3, 0.09), (4, 0.08), (5, 0.07)]
     assert _with_panel_hits(whole, panels, 3) == merged[:3]
     assert _with_panel_hits(whole, [], 10) == whole
+
+
+def _screenshot(picture: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``picture`` shown in a drawn viewer window: title bar, side panel, menu marks."""
+    window = np.full((800, 1400, 3), 236, np.uint8)
+    window[:30] = (60, 60, 70)
+    window[70:, :220] = (222, 222, 226)
+    for row in range(12):  # the side panel's file names, as dark dashes
+        window[100 + 28 * row:106 + 28 * row, 14:14 + 60 + 7 * (row % 5)] = 30
+    height, width = picture.shape[:2]
+    top, left = 120, 600
+    window[top:top + height, left:left + width] = picture
+    return window, (left, top, left + width, top + height)
+
+
+def test_a_screenshot_is_searched_at_the_pictures_own_resolution(built):
+    # At 640 px the whole window shrinks the 340-px picture to about 155 px.
+    picture = samples.sample_image("rocket", max_side=340)
+    window, box = _screenshot(picture)
+    hit = built.search(window, top=3)[0]
+    assert _name(hit) == "rocket" and hit.match
+    assert hit.details["panel"] == pytest.approx(list(box), abs=4)  # the file's pixels
+    assert hit.region == pytest.approx(list(box), abs=12)
+    # An ordinary query has no frame: nothing changes for it.
+    plain = built.search(samples.sample_image("rocket", max_side=300), top=3)[0]
+    assert plain.match and "panel" not in plain.details
+
+
+def test_a_frame_around_a_thin_strip_is_not_searched_as_a_picture(built):
+    from simlab.duplicates.panels import framed_picture
+    from simlab.io import load_scaled
+
+    # A band 15 px tall across a flat picture: framed, too thin to be a picture (cut
+    # out, it was too small to search and the search failed).
+    page = np.full((256, 256, 3), 240, np.uint8)
+    page[62:77] = np.random.default_rng(0).integers(0, 255, (15, 256, 3))
+    assert framed_picture(load_scaled(page, 640)[0]) is not None
+    hits = built.search(page, top=2)
+    assert len(hits) == 2 and not any("panel" in hit.details for hit in hits)

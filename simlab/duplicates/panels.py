@@ -35,7 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Panel", "split_panels", "read_label", "LETTERS"]
+__all__ = ["Panel", "split_panels", "framed_picture", "read_label", "LETTERS"]
 
 #: The letters a panel label is read as.
 LETTERS = "ABCDEFGHIJ"
@@ -326,6 +326,57 @@ def split_panels(image: np.ndarray, *, min_panel_share: float = MIN_PANEL_SHARE,
     labels = _labels(image, panels, marks) if read_labels else [None] * len(panels)
     return [Panel(i, tuple(int(v) for v in box), label)
             for i, (box, label) in enumerate(zip(panels, labels), start=1)]
+
+
+#: framed_picture: the flat colours of a frame are the few most common (5-bit-per-channel
+#: bins) that together cover at least FRAME_GROUND of what lies outside the picture, and
+#: the picture is one solid region (FRAME_SOLID of its box) of FRAME_SHARE of the image.
+FRAME_COLOURS, FRAME_GROUND, FRAME_SOLID, FRAME_SHARE = 4, 0.6, 0.7, (0.05, 0.85)
+
+
+def framed_picture(image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box ``(x0, y0, x1, y1)`` of the picture inside a frame of flat colours (a
+    screenshot of a viewer window, a slide), or None.
+
+    The frame's colours are the few most common ones; the picture is the largest solid
+    region of other colours, and what lies outside it is mostly frame (menus' text and
+    small thumbnails are not). A photograph with a sky or a wall is not a frame: its
+    flat part does not surround a solid region.
+
+    Examples
+    --------
+    >>> window = np.full((300, 400, 3), 230, np.uint8)
+    >>> window[:20] = 60                                     # a title bar
+    >>> window[60:260, 120:360] = np.random.default_rng(0).integers(0, 255, (200, 240, 3))
+    >>> framed_picture(window)
+    (120, 60, 360, 260)
+    >>> framed_picture(np.random.default_rng(1).integers(0, 255, (90, 90, 3), np.uint8))
+    """
+    import cv2
+
+    height, width = image.shape[:2]
+    if image.ndim != 3 or min(height, width) < 64:
+        return None
+    bins = (image[..., 0] >> 3).astype(np.int32) << 10 | (image[..., 1] >> 3).astype(
+        np.int32) << 5 | (image[..., 2] >> 3)
+    counts = np.bincount(bins.ravel(), minlength=1 << 15)
+    common = np.argsort(-counts)[:FRAME_COLOURS]
+    ground = np.isin(bins, common[counts[common] > 0])
+    content = cv2.morphologyEx((~ground).astype(np.uint8), cv2.MORPH_CLOSE,
+                               np.ones((9, 9), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(content, connectivity=8)
+    if count < 2:
+        return None
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h, area = (int(v) for v in stats[best])
+    share = w * h / float(height * width)
+    if not FRAME_SHARE[0] <= share <= FRAME_SHARE[1] or area < FRAME_SOLID * w * h:
+        return None
+    outside = np.ones((height, width), bool)
+    outside[y:y + h, x:x + w] = False
+    if ground[outside].mean() < FRAME_GROUND:
+        return None
+    return x, y, x + w, y + h
 
 
 def _reading_order(boxes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:

@@ -593,11 +593,7 @@ class VerifiedWords(Words):
         matched = np.flatnonzero(found.matched)
         if int(answers) <= 1 or not len(matched):
             return []
-        height, width = image.shape[:2]
-        inside = np.zeros((height, width), bool)
-        for i in matched:
-            left, top, right, bottom = (int(round(v)) for v in found.regions[int(i)])
-            inside[max(0, top):max(0, bottom), max(0, left):max(0, right)] = True
+        inside = _inside([found.regions[int(i)] for i in matched], image.shape)
         if inside.mean() >= PANEL_COVERED:
             return []
         hits = []
@@ -617,6 +613,66 @@ class VerifiedWords(Words):
                     details["region"] = [left + x0, top + y0, right + x0, bottom + y0]
                 hits.append((int(i), score, details))
         return hits
+
+    def framed_answers(self, query, image: np.ndarray, scale: float, hits: list[Hit],
+                       prepared: dict, features, *, top: int, **settings) -> list[Hit]:
+        """``hits`` with the best hit of the picture inside the query's frame, when the
+        query is a picture framed by flat colours (a screenshot of a viewer window:
+        :func:`simlab.duplicates.panels.framed_picture`) that no match covers.
+
+        The picture is cut from the query file at its own resolution: a screenshot
+        loaded at ``max_side`` shrinks a 500-px picture to about 220 px, where its
+        keypoints are lost. ``image`` is the query at ``scale`` of the file; the hit's
+        ``panel`` and ``region`` are in ``image``'s pixels, as ``hits``' are.
+        """
+        from ..duplicates.panels import framed_picture
+        from ..io import load_image, load_scaled
+
+        regions = [d["region"] for _, _, d in hits if d.get("match") and d.get("region")]
+        if regions and _inside(regions, image.shape).mean() >= PANEL_COVERED:
+            return hits  # matches cover the query: no frame is left to look into
+        box = framed_picture(image)
+        if box is None or min(box[2] - box[0], box[3] - box[1]) < PANEL_SMALLEST:
+            return hits  # no frame, or a strip too thin to be the picture
+        for _, _, details in hits:
+            region = details.get("region") if details.get("match") else None
+            if region is not None and _box_share(region, box) >= PANEL_COVERED:
+                return hits  # the framed picture is matched already
+        # The box in the file's pixels, a pixel of margin lost to the scaling kept out.
+        left, top_, right, bottom = (int(round(v / scale)) for v in box)
+        full = load_image(query)
+        crop = np.ascontiguousarray(full[top_ + 1:max(top_ + 2, bottom - 1),
+                                         left + 1:max(left + 2, right - 1)])
+        if min(crop.shape[:2]) < PANEL_SMALLEST:  # an enlarged small query's frame
+            return hits
+        crop, crop_scale = load_scaled(crop, settings["options"]["max_side"])
+        found = []
+        for i, score, details in self.search(crop, prepared, features, top=1, answers=1,
+                                             **settings)[:1]:
+            details = dict(details, panel=[float(v) for v in box])
+            if details.get("region") is not None:  # crop pixels -> the query's
+                details["region"] = [(left + 1 + v / crop_scale) * scale if k % 2 == 0
+                                     else (top_ + 1 + v / crop_scale) * scale
+                                     for k, v in enumerate(details["region"])]
+            found.append((int(i), score, details))
+        return _with_panel_hits(hits, found, int(top))
+
+
+def _inside(regions, shape) -> np.ndarray:
+    """The pixels of an image of ``shape`` inside any of ``regions`` (query boxes)."""
+    inside = np.zeros(tuple(shape[:2]), bool)
+    for region in regions:
+        left, top, right, bottom = (int(round(v)) for v in region)
+        inside[max(0, top):max(0, bottom), max(0, left):max(0, right)] = True
+    return inside
+
+
+def _box_share(region, box) -> float:
+    """The share of ``box`` (``x0, y0, x1, y1``) that ``region`` covers."""
+    width = min(region[2], box[2]) - max(region[0], box[0])
+    height = min(region[3], box[3]) - max(region[1], box[1])
+    area = max(1.0, float(box[2] - box[0]) * float(box[3] - box[1]))
+    return max(0.0, width) * max(0.0, height) / area
 
 
 #: A composite query's panels are searched alone while its matches cover less than this

@@ -709,7 +709,10 @@ class Index:
             searched again (explaining away): a collage, a figure or a screenshot
             returns each indexed image it holds. Then, when the matches leave panels
             of a figure uncovered, each such panel is searched alone
-            (:meth:`~simlab.search.backends.VerifiedWords.panel_answers`). 1 stops
+            (:meth:`~simlab.search.backends.VerifiedWords.panel_answers`), and a
+            picture inside a frame of flat colours (a screenshot of a viewer) is
+            searched alone at the file's resolution
+            (:meth:`~simlab.search.backends.VerifiedWords.framed_answers`). 1 stops
             after the first round.
         invert : bool
             ``bow-verify``: also search the intensity-inverted query (a negative), by
@@ -754,6 +757,14 @@ class Index:
                 mirror=mirror, shortlist=shortlist, min_inliers=min_inliers,
                 min_inlier_ratio=min_inlier_ratio, ransac_threshold=ransac_threshold,
                 answers=answers, invert=invert, max_log_nfa=max_log_nfa)
+            if int(answers) > 1 and hasattr(self.backend, "framed_answers"):
+                found = self.backend.framed_answers(
+                    query, image, scale, found, prepared, self._features,
+                    options=self.options, vocabulary=self.vocabulary,
+                    top=min(int(top), len(self._features)), mirror=mirror,
+                    shortlist=shortlist, min_inliers=min_inliers,
+                    min_inlier_ratio=min_inlier_ratio, ransac_threshold=ransac_threshold,
+                    invert=invert, max_log_nfa=max_log_nfa)
         for _, _, details in found:  # regions and panels in the query file's pixels
             for key in ("region", "panel"):
                 if details.get(key) is not None:
