@@ -626,7 +626,7 @@ class VerifiedWords(Words):
         ``panel`` and ``region`` are in ``image``'s pixels, as ``hits``' are.
         """
         from ..duplicates.panels import framed_picture
-        from ..io import load_image, load_scaled
+        from ..io import load_scaled
 
         regions = [d["region"] for _, _, d in hits if d.get("match") and d.get("region")]
         if regions and _inside(regions, image.shape).mean() >= PANEL_COVERED:
@@ -638,22 +638,30 @@ class VerifiedWords(Words):
             region = details.get("region") if details.get("match") else None
             if region is not None and _box_share(region, box) >= PANEL_COVERED:
                 return hits  # the framed picture is matched already
-        # The box in the file's pixels, a pixel of margin lost to the scaling kept out.
-        left, top_, right, bottom = (int(round(v / scale)) for v in box)
-        full = load_image(query)
+        # The file again, at the size where the picture's longest side is max_side
+        # (never more than the file): memory stays bounded for a huge screenshot.
+        max_side = settings["options"].get("max_side")
+        wanted = None
+        if max_side:
+            picture_side = max(box[2] - box[0], box[3] - box[1]) / scale  # file pixels
+            wanted = int(np.ceil(max(image.shape[:2]) / scale
+                                 * min(1.0, int(max_side) / picture_side)))
+        full, full_scale = load_scaled(query, wanted)
+        # The box in those pixels, a pixel of margin lost to the scaling kept out.
+        left, top_, right, bottom = (int(round(v / scale * full_scale)) for v in box)
         crop = np.ascontiguousarray(full[top_ + 1:max(top_ + 2, bottom - 1),
                                          left + 1:max(left + 2, right - 1)])
         if min(crop.shape[:2]) < PANEL_SMALLEST:  # an enlarged small query's frame
             return hits
-        crop, crop_scale = load_scaled(crop, settings["options"]["max_side"])
+        crop, crop_scale = load_scaled(crop, max_side)
         found = []
         for i, score, details in self.search(crop, prepared, features, top=1, answers=1,
                                              **settings)[:1]:
             details = dict(details, panel=[float(v) for v in box])
             if details.get("region") is not None:  # crop pixels -> the query's
-                details["region"] = [(left + 1 + v / crop_scale) * scale if k % 2 == 0
-                                     else (top_ + 1 + v / crop_scale) * scale
-                                     for k, v in enumerate(details["region"])]
+                details["region"] = [
+                    ((left if k % 2 == 0 else top_) + 1 + v / crop_scale)
+                    / full_scale * scale for k, v in enumerate(details["region"])]
             found.append((int(i), score, details))
         return _with_panel_hits(hits, found, int(top))
 
