@@ -603,16 +603,27 @@ class VerifiedWords(Words):
                     inside[y0:y1, x0:x1].mean() >= PANEL_COVERED:
                 continue
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-            for i, score, details in self.search(crop, prepared, features, top=1,
-                                                 answers=1, **settings)[:1]:
-                if found.matched[i]:
-                    continue
-                details = dict(details, panel=[float(x0), float(y0), float(x1), float(y1)])
-                if details.get("region") is not None:
-                    left, top, right, bottom = details["region"]
-                    details["region"] = [left + x0, top + y0, right + x0, bottom + y0]
-                hits.append((int(i), score, details))
+            hits += [hit for hit in self._part_hit(crop, prepared, features, box=panel.box,
+                                                   offset=(x0, y0), settings=settings)
+                     if not found.matched[hit[0]]]
         return hits
+
+    def _part_hit(self, crop: np.ndarray, prepared: dict, features, *, box, offset,
+                  crop_scale: float = 1.0, factor: float = 1.0, settings: dict
+                  ) -> list[Hit]:
+        """The best hit of one part of the query (a panel, a framed picture) searched
+        alone, for one answer: its ``panel`` detail is ``box``, and a match's ``region``
+        is mapped into the whole query's pixels as ``(offset + v / crop_scale) * factor``
+        (``offset`` is ``(x, y)``)."""
+        found = []
+        for i, score, details in self.search(crop, prepared, features, top=1, answers=1,
+                                             **settings)[:1]:
+            details = dict(details, panel=[float(v) for v in box])
+            if details.get("region") is not None:
+                details["region"] = [(offset[k % 2] + v / crop_scale) * factor
+                                     for k, v in enumerate(details["region"])]
+            found.append((int(i), score, details))
+        return found
 
     def framed_answers(self, query, image: np.ndarray, scale: float, hits: list[Hit],
                        prepared: dict, features, *, top: int, **settings) -> list[Hit]:
@@ -654,15 +665,10 @@ class VerifiedWords(Words):
         if min(crop.shape[:2]) < PANEL_SMALLEST:  # an enlarged small query's frame
             return hits
         crop, crop_scale = load_scaled(crop, max_side)
-        found = []
-        for i, score, details in self.search(crop, prepared, features, top=1, answers=1,
-                                             **settings)[:1]:
-            details = dict(details, panel=[float(v) for v in box])
-            if details.get("region") is not None:  # crop pixels -> the query's
-                details["region"] = [
-                    ((left if k % 2 == 0 else top_) + 1 + v / crop_scale)
-                    / full_scale * scale for k, v in enumerate(details["region"])]
-            found.append((int(i), score, details))
+        # Crop pixels -> the reloaded file's (offset) -> the query's (factor).
+        found = self._part_hit(crop, prepared, features, box=box,
+                               offset=(left + 1, top_ + 1), crop_scale=crop_scale,
+                               factor=scale / full_scale, settings=settings)
         return _with_panel_hits(hits, found, int(top))
 
 
