@@ -732,7 +732,8 @@ class Index:
             ``log_nfa`` (None when no transform was fitted), the ``region`` of the query
             it covers (``[left, top, right, bottom]`` in the query file's pixels, None
             when not a match), whether it was found as a negative (``inverted``) and,
-            for a hit found by searching a panel alone, the ``panel``'s box.
+            for a hit found by searching a panel or a framed picture alone, the
+            ``panel``'s box.
             Matches come first (a significant match with fewer than ``min_inliers``
             inliers is scored like a verified image but is not ``verified``);
             ``phash`` ``1 - hamming / 64``;
@@ -750,21 +751,18 @@ class Index:
         # Word methods make many small products (see one_blas_thread); entering the limit
         # costs a few ms, more than a global method's whole search.
         limit = one_blas_thread() if self.backend.uses_words else contextlib.nullcontext()
+        settings = dict(options=self.options, vocabulary=self.vocabulary,
+                        top=min(int(top), len(self._features)), mirror=mirror,
+                        shortlist=shortlist, min_inliers=min_inliers,
+                        min_inlier_ratio=min_inlier_ratio,
+                        ransac_threshold=ransac_threshold, invert=invert,
+                        max_log_nfa=max_log_nfa)
         with limit:
-            found = self.backend.search(
-                image, prepared, self._features, options=self.options,
-                vocabulary=self.vocabulary, top=min(int(top), len(self._features)),
-                mirror=mirror, shortlist=shortlist, min_inliers=min_inliers,
-                min_inlier_ratio=min_inlier_ratio, ransac_threshold=ransac_threshold,
-                answers=answers, invert=invert, max_log_nfa=max_log_nfa)
+            found = self.backend.search(image, prepared, self._features, answers=answers,
+                                        **settings)
             if int(answers) > 1 and hasattr(self.backend, "framed_answers"):
-                found = self.backend.framed_answers(
-                    query, image, scale, found, prepared, self._features,
-                    options=self.options, vocabulary=self.vocabulary,
-                    top=min(int(top), len(self._features)), mirror=mirror,
-                    shortlist=shortlist, min_inliers=min_inliers,
-                    min_inlier_ratio=min_inlier_ratio, ransac_threshold=ransac_threshold,
-                    invert=invert, max_log_nfa=max_log_nfa)
+                found = self.backend.framed_answers(query, image, scale, found, prepared,
+                                                    self._features, **settings)
         for _, _, details in found:  # regions and panels in the query file's pixels
             for key in ("region", "panel"):
                 if details.get(key) is not None:
