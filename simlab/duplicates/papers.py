@@ -139,8 +139,10 @@ def collect_items(pdf: str | os.PathLike, *, dpi: float = 150, split: bool = Tru
     simlab.errors.PdfError
         The file is not a readable PDF (encrypted, damaged, not a PDF).
     """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..io import load_scaled
-    from ..parallel import parallel_map
     from ..pdf import read_pdf
     from .features import extract_features
     from .panels import Panel, split_panels
@@ -151,41 +153,54 @@ def collect_items(pdf: str | os.PathLike, *, dpi: float = 150, split: bool = Tru
     summary: dict[str, Any] = {"pages": 0, "figures": 0, "panels": 0, "empty": []}
     options = dict(method=method, max_keypoints=max_keypoints,
                    contrast_threshold=contrast_threshold, copy_move=copy_move)
-    for page in read_pdf(pdf, dpi=dpi, progress=progress):
-        summary["pages"] += 1
-        if not page.figures:
-            summary["empty"].append({"page": page.number, "reason": page.reason})
-            continue
-        jobs = []
-        for figure in page.figures:
-            summary["figures"] += 1
-            height, width = figure.image.shape[:2]
-            panels = split_panels(figure.image) if split else [Panel(1, (0, 0, width, height))]
-            for panel in panels:
-                label = panel.label
-                if label is None and len(panels) == 1:  # a panel embedded on its own
-                    label = _label_from_corner(figure)
-                x0, y0, x1, y1 = panel.box
-                key = item_id(file, page.number, figure.index, panel.index)
-                sources[key] = {
-                    "file": file, "page": page.number, "figure": figure.index,
-                    "figure_kind": figure.kind, "image": figure.image_index,
-                    "panel": panel.index, "label": label,
-                    "box": list(figure.pixel_to_page(panel.box)),
-                    "figure_box": [round(v, 2) for v in figure.box],
-                    "pixel_box": [int(x0), int(y0), int(x1), int(y1)],
-                    "page_size": [round(v, 2) for v in page.size], "dpi": dpi}
-                jobs.append((key, figure.image[y0:y1, x0:x1]))
-        summary["panels"] += len(jobs)
 
-        def extract(job):
-            image, scale = load_scaled(np.ascontiguousarray(job[1]), max_side, name=job[0])
-            return extract_features(image, scale=scale, **options)
+    def extract(key: str, pixels: np.ndarray):
+        image, scale = load_scaled(np.ascontiguousarray(pixels), max_side, name=key)
+        return extract_features(image, scale=scale, **options)
 
-        for (key, _), extracted in zip(jobs, parallel_map(extract, jobs, workers=workers,
-                                                          progress=False)):
-            features[key] = extracted
-        del jobs  # the page's pixels go; only the features stay
+    # Panels are extracted on the pool while the next pages are read and split, so
+    # reading (one thread: PDFium is not thread-safe) and SIFT overlap. At most
+    # ``waiting`` panels are in flight: a panel holds its page's pixels until it is done.
+    workers = max(1, int(workers))
+    waiting = 4 * workers
+    pending: deque = deque()
+
+    def collect(until: int) -> None:
+        while len(pending) > until:  # in submission order: features keep page order
+            key, future = pending.popleft()
+            features[key] = future.result()
+
+    with ThreadPoolExecutor(workers) as pool:
+        for page in read_pdf(pdf, dpi=dpi, progress=progress):
+            summary["pages"] += 1
+            if not page.figures:
+                summary["empty"].append({"page": page.number, "reason": page.reason})
+                continue
+            for figure in page.figures:
+                summary["figures"] += 1
+                height, width = figure.image.shape[:2]
+                panels = split_panels(figure.image) if split else \
+                    [Panel(1, (0, 0, width, height))]
+                for panel in panels:
+                    label = panel.label
+                    if label is None and len(panels) == 1:  # a panel embedded on its own
+                        label = _label_from_corner(figure)
+                    x0, y0, x1, y1 = panel.box
+                    key = item_id(file, page.number, figure.index, panel.index)
+                    sources[key] = {
+                        "file": file, "page": page.number, "figure": figure.index,
+                        "figure_kind": figure.kind, "image": figure.image_index,
+                        "panel": panel.index, "label": label,
+                        "box": list(figure.pixel_to_page(panel.box)),
+                        "figure_box": [round(v, 2) for v in figure.box],
+                        "pixel_box": [int(x0), int(y0), int(x1), int(y1)],
+                        "page_size": [round(v, 2) for v in page.size], "dpi": dpi}
+                    pending.append((key, pool.submit(extract, key,
+                                                     figure.image[y0:y1, x0:x1])))
+                    summary["panels"] += 1
+                    collect(waiting)
+            del page  # its pixels stay only in the panels still in flight
+        collect(0)
     return features, sources, summary
 
 
