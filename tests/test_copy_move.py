@@ -245,3 +245,24 @@ def test_a_finding_too_small_to_flag_does_not_hide_one_that_can_be(monkeypatch):
     monkeypatch.setattr(copy_move, "_dense_match", lambda *args, **kwargs: tiny)
     found = find_copy_move(features, tests=100, rule_out=False)
     assert found.inliers == real.inliers and flagged(found)
+
+
+@pytest.mark.parametrize("seed", [5, 7])
+def test_a_clone_in_a_smooth_enlarged_scan_is_flagged(seed):
+    # A cell field with a copy, scanned and printed 2.5 times larger (a small micrograph
+    # on a large panel): its blocks match about as well 2 px off the copy's shift, and
+    # the 2-px uniqueness test alone kept 0-1 of them (nothing flagged).
+    import cv2
+
+    from simlab.lab.papers import _scan
+
+    rng = np.random.default_rng(seed)
+    cells = cv2.resize(synthetic_cells(rng), (256, 256), interpolation=cv2.INTER_AREA)
+    image, truth = _plant(cells, "shift", np.random.default_rng(seed))
+    factor = 2.5
+    enlarged = cv2.resize(_scan(image, rng), None, fx=factor, fy=factor,
+                          interpolation=cv2.INTER_LINEAR)
+    scaled = {"target_box": [v * factor for v in truth["target_box"]],
+              "source_polygon": (np.asarray(truth["source_polygon"]) * factor).tolist()}
+    match = find_copy_move(extract_features(enlarged, copy_move=True), tests=100)
+    assert flagged(match) and _hits(match, scaled), (match, match.ruled_out)
