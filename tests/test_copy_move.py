@@ -247,11 +247,11 @@ def test_a_finding_too_small_to_flag_does_not_hide_one_that_can_be(monkeypatch):
     assert found.inliers == real.inliers and flagged(found)
 
 
-@pytest.mark.parametrize("seed", [5, 7])
+@pytest.mark.parametrize("seed", [7, 15])
 def test_a_clone_in_a_smooth_enlarged_scan_is_flagged(seed):
     # A cell field with a copy, scanned and printed 2.5 times larger (a small micrograph
     # on a large panel): its blocks match about as well 2 px off the copy's shift, and
-    # the 2-px uniqueness test alone kept 0-1 of them (nothing flagged).
+    # the 2-px uniqueness test alone kept 1-2 of them (nothing flagged).
     import cv2
 
     from simlab.lab.papers import _scan
