@@ -902,8 +902,8 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
        one-pixel peak at its shift; the ``peaks`` sharpest of each turn are kept (on the
        planted benchmark the copy was always the sharpest; the second is a margin).
     2. **Region.** At each candidate, :func:`_matched_region` compares pixels: blocks
-       that match there and nowhere 2 px around (4 px in a smooth image, when 2 px
-       found too little to flag).
+       that match there and nowhere 2 px around (4 px in a smooth image where 2 px left
+       a region too small to flag).
     3. **Only one explanation.** A region that another candidate's region (or its
        source) covers is a periodic pattern (a checkerboard, a brick wall), not a copy:
        only the part no other candidate explains counts, and its share is kept.
