@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -845,10 +846,23 @@ def _smooth(grey: np.ndarray, block: int) -> bool:
     return bool(moved.size) and float(np.percentile(moved, 75)) < _SMOOTH
 
 
+class _Region(NamedTuple):
+    """The dense search's best region: grid points and their partners, which of them
+    have their whole block matched, the share no other shift explains, its score, and
+    how many blocks' worth matched right next to their own partner."""
+
+    points_a: np.ndarray
+    points_b: np.ndarray
+    solid: np.ndarray
+    share: float
+    score: float
+    itself: float
+
+
 def _best_region(grey: np.ndarray, shifts, *, ring: int, block: int, min_offset: float,
-                 uniqueness: float, max_difference: float, spacing: int):
+                 uniqueness: float, max_difference: float, spacing: int) -> _Region | None:
     """The candidate shift whose matched region no other shift of its orientation
-    explains best: ``(points_a, points_b, solid, share, score, itself)``, or None."""
+    explains best, or None."""
     import cv2
 
     height, width = grey.shape
@@ -885,8 +899,9 @@ def _best_region(grey: np.ndarray, shifts, *, ring: int, block: int, min_offset:
             source_x, source_y = _from_turned(cols - shift[1], rows - shift[0], turns,
                                               (height, width))
             best_score = score
-            best = (np.column_stack([source_x, source_y]), np.column_stack([cols, rows]),
-                    solid[rows, cols], share, score, itself / float(block * block))
+            best = _Region(np.column_stack([source_x, source_y]),
+                           np.column_stack([cols, rows]), solid[rows, cols], share, score,
+                           itself / float(block * block))
     return best
 
 
@@ -962,7 +977,7 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
     settings = dict(block=block, min_offset=min_offset, uniqueness=uniqueness,
                     max_difference=max_difference, spacing=spacing)
     best = _best_region(grey, shifts, ring=2, **settings)
-    if best is not None and int(best[2].sum()) < FEWEST_INLIERS and _smooth(grey, block):
+    if best is not None and int(best.solid.sum()) < FEWEST_INLIERS and _smooth(grey, block):
         # A smooth image (a blurred scan, a field of soft blobs) differs so little from
         # itself moved 2 px that a copy's blocks match about as well 2 px off its shift
         # and most fail the uniqueness test: where 2 px left a region too small to flag,
@@ -971,15 +986,15 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
         # outranked by a lesser shift. Not when it found nothing either, as in most
         # images (53 of a paper's 55 panels): that would cost a second pass for each.
         wider = _best_region(grey, shifts, ring=4, **settings)
-        if wider is not None and wider[4] > best[4]:
+        if wider is not None and wider.score > best.score:
             best = wider
     if best is None:
         return empty
-    points_a, points_b, solid, share, _, best_itself = best
+    points_a, points_b, solid, share = best.points_a, best.points_b, best.solid, best.share
     # Back to the pixels features were extracted from (pixel centres stay centres).
     back = lambda points: ((points + 0.5) / shrink - 0.5).astype(np.float32)
     return {"copy_move_points_a": back(points_a), "copy_move_points_b": back(points_b),
             "copy_move_solid": solid.astype(bool), "copy_move_share": np.array(share),
-            "copy_move_itself": np.array(best_itself),
+            "copy_move_itself": np.array(best.itself),
             "copy_move_block": np.array(block / shrink)}
 
