@@ -707,14 +707,17 @@ def _from_turned(x, y, turns, shape):
 
 def _shifted_difference(image: np.ndarray, turned: np.ndarray, shift) -> np.ndarray:
     """``|image(p) - turned(p - shift)|``, 255 where ``p - shift`` falls outside."""
+    import cv2
+
     height, width = image.shape
     rows, cols = turned.shape
     dy, dx = shift
     out = np.full((height, width), 255.0, np.float32)
     y0, y1, x0, x1 = max(0, dy), min(height, rows + dy), max(0, dx), min(width, cols + dx)
     if y1 > y0 and x1 > x0:
-        out[y0:y1, x0:x1] = np.abs(image[y0:y1, x0:x1]
-                                   - turned[y0 - dy:y1 - dy, x0 - dx:x1 - dx])
+        # One pass, written in place (numpy's abs of a difference made two temporaries).
+        cv2.absdiff(image[y0:y1, x0:x1], turned[y0 - dy:y1 - dy, x0 - dx:x1 - dx],
+                    dst=out[y0:y1, x0:x1])
     return out
 
 
@@ -742,9 +745,13 @@ def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, orienta
     dx = np.arange(raw.shape[1])[None, :] - (cols - 1)
     if orientation == (0, False):
         # A shift and its opposite pair the same two regions; small shifts are the image
-        # matching itself.
-        sharp[(dy < 0) | ((dy == 0) & (dx <= 0)) | (dy ** 2 + dx ** 2 < min_offset ** 2)] \
-            = -np.inf
+        # matching itself. (Slices, not masks of the whole plane: this runs per image.)
+        sharp[:rows - 1] = -np.inf  # dy < 0
+        sharp[rows - 1, :cols] = -np.inf  # dy == 0, dx <= 0
+        near_y = np.flatnonzero(np.abs(dy[:, 0]) < min_offset)
+        near_x = np.flatnonzero(np.abs(dx[0]) < min_offset)
+        disc = sharp[near_y[0]:near_y[-1] + 1, near_x[0]:near_x[-1] + 1]
+        disc[dy[near_y] ** 2 + dx[:, near_x] ** 2 < min_offset ** 2] = -np.inf
     found = []
     if flip:
         # Mirrored, a shift along the mirror's axis (dy = 0 mirrored left-right, dx = 0
@@ -752,16 +759,22 @@ def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, orienta
         # symmetric about a line across it adds to a thin ridge of peaks there, which
         # outranked the copies (no mirrored copy was found on the benchmark). The band
         # gets one peak of its own, the rest of the plane the others.
-        across = dy if turns == 0 else dx
-        band = np.abs(across) < min_offset / 2
-        in_band = np.where(band, sharp, -np.inf)
+        across = dy[:, 0] if turns == 0 else dx[0]
+        band = np.flatnonzero(np.abs(across) < min_offset / 2)  # a run of rows (columns)
+        lines = slice(band[0], band[-1] + 1)
+        in_band = sharp[lines] if turns == 0 else sharp[:, lines]
         i, j = np.unravel_index(int(np.argmax(in_band)), in_band.shape)
         if np.isfinite(in_band[i, j]):
+            i, j = (i + band[0], j) if turns == 0 else (i, j + band[0])
             found.append((int(dy[i, 0]), int(dx[0, j])))
         # A mirror's shift and the one mirrored across its axis, (dy, dx) and (-dy, dx)
         # left-right, pair the same two regions with roles swapped: the covered-area
         # test below then took each for the other's repeat and the copy for a pattern.
-        sharp = np.where(band | (across < 0), -np.inf, sharp)
+        # The band and everything before it (across < 0) are left out.
+        if turns == 0:
+            sharp[:band[-1] + 1] = -np.inf
+        else:
+            sharp[:, :band[-1] + 1] = -np.inf
     for _ in range(peaks):
         i, j = np.unravel_index(int(np.argmax(sharp)), sharp.shape)
         if not np.isfinite(sharp[i, j]):
@@ -795,13 +808,14 @@ def _matched_region(grey: np.ndarray, turned: np.ndarray, turns, shift, *,
     half = block // 2
     matched[:half], matched[height - half:] = False, False
     matched[:, :half], matched[:, width - half:] = False, False
-    if matched.sum() < block * block:  # cannot hold one whole block: skip the ring
+    if np.count_nonzero(matched) < block * block:  # cannot hold one whole block
         return np.zeros_like(matched), 0
     # The ring only where the shift matched: a window one block wider than those pixels
     # (the blur sees half a block around each) gives the same values, for less work.
-    rows, cols = np.nonzero(matched)
-    top, bottom = max(0, rows.min() - block), min(height, rows.max() + block + 1)
-    left, right = max(0, cols.min() - block), min(width, cols.max() + block + 1)
+    # Nothing matched lies outside it, so the rest of the work stays inside it too.
+    rows, cols = np.flatnonzero(matched.any(axis=1)), np.flatnonzero(matched.any(axis=0))
+    top, bottom = max(0, rows[0] - block), min(height, rows[-1] + block + 1)
+    left, right = max(0, cols[0] - block), min(width, cols[-1] + block + 1)
     window = grey[top:bottom, left:right]
     nearby = np.full(window.shape, np.inf, np.float32)
     for ring_y in (-ring, 0, ring):
@@ -809,24 +823,27 @@ def _matched_region(grey: np.ndarray, turned: np.ndarray, turns, shift, *,
             if ring_y or ring_x:
                 moved = (shift[0] + ring_y - top, shift[1] + ring_x - left)
                 # the window's pixel p is the image's p + (top, left)
-                nearby = np.minimum(nearby, cv2.blur(_shifted_difference(
-                    window, turned, moved), (block, block)))
-    matched[top:bottom, left:right] &= difference[top:bottom, left:right] < \
-        uniqueness * nearby
+                np.minimum(nearby, cv2.blur(_shifted_difference(
+                    window, turned, moved), (block, block)), out=nearby)
+    inside = matched[top:bottom, left:right]
+    inside &= difference[top:bottom, left:right] < uniqueness * nearby
     # A pixel whose partner is close by is an object matching itself (a symmetric shape
     # turned about its centre), not a copy.
-    rows, cols = np.nonzero(matched)
+    rows, cols = np.nonzero(inside)
+    rows, cols = rows + top, cols + left
     source_x, source_y = _from_turned(cols - shift[1], rows - shift[0], turns,
                                       (height, width))
     near = (source_x - cols) ** 2 + (source_y - rows) ** 2 < min_offset ** 2
-    matched[rows[near], cols[near]] = False
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(matched.astype(np.uint8),
+    inside[rows[near] - top, cols[near] - left] = False
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(inside.view(np.uint8),
                                                                connectivity=8)
+    region = np.zeros_like(matched)
     if count < 2:
-        return np.zeros_like(matched), 0
+        return region, 0
     # How much matched right next to its own partner: the transform maps the
     # neighbourhood of its own centre (or axis) onto itself, as in a symmetric design.
-    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])), int(near.sum())
+    region[top:bottom, left:right] = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return region, int(near.sum())
 
 
 #: Below this mean absolute difference (grey levels, the 75th percentile of blocks) an

@@ -161,12 +161,29 @@ SOLID_SHARE = 0.9
 PICTURES_SHARE = 0.9
 
 
+def _filled_area(mask: np.ndarray) -> int:
+    """Pixels of ``mask`` with its holes filled (as ``scipy.ndimage.binary_fill_holes``,
+    whose import alone took 0.26 s of a paper's run): what the ground, 4-connected,
+    cannot reach from outside.
+
+    Examples
+    --------
+    >>> ring = np.ones((5, 5), bool); ring[2, 2] = False
+    >>> _filled_area(ring), _filled_area(np.eye(4, dtype=bool))
+    (25, 4)
+    """
+    import cv2
+
+    ground = np.pad(mask, 1).astype(np.uint8)  # a frame of ground all round
+    cv2.floodFill(ground, None, (0, 0), 1, flags=4)
+    return int(mask.sum()) + int((ground == 0).sum())
+
+
 def _regions(mask: np.ndarray, box, smallest: float) -> list[tuple[int, ...]]:
     """Pictures that no straight gutter separates (a pinwheel or stepped layout): the
     solid connected regions of ink of one piece, when there are two or more of them and
     they hold nearly all of its ink; otherwise none (the piece stays whole)."""
     import cv2
-    from scipy import ndimage
 
     x0, y0, x1, y1 = box
     part = np.ascontiguousarray(mask[y0:y1, x0:x1], np.uint8)
@@ -178,8 +195,7 @@ def _regions(mask: np.ndarray, box, smallest: float) -> list[tuple[int, ...]]:
         x, y, w, h, area = (int(v) for v in stats[label])
         if w < smallest or h < smallest:
             continue
-        solid = ndimage.binary_fill_holes(labels[y:y + h, x:x + w] == label)
-        if solid.sum() >= SOLID_SHARE * w * h:
+        if _filled_area(labels[y:y + h, x:x + w] == label) >= SOLID_SHARE * w * h:
             pictures.append((x0 + x, y0 + y, x0 + x + w, y0 + y + h))
             ink += area
     if len(pictures) < 2 or ink < PICTURES_SHARE * part.sum():

@@ -442,8 +442,10 @@ def write_report(result, out: str | os.PathLike, *, max_side: int | None = None,
     return table
 
 
-#: Page thumbnails of the report (PDF findings) are this wide.
+#: Page thumbnails of the report (PDF findings) are this wide, JPEG of this quality: a
+#: page with photographs took 25-30 ms to write as PNG (150 KB), 1 ms as JPEG (50 KB).
 PAGE_THUMBNAIL_WIDTH = 420
+PAGE_THUMBNAIL_QUALITY = 90
 
 
 def _page_name(source: dict[str, Any]) -> str:
@@ -452,7 +454,7 @@ def _page_name(source: dict[str, Any]) -> str:
 
     # Two folders may hold papers of the same name: the full path tells them apart.
     digest = hashlib.sha1(os.path.realpath(source["file"]).encode()).hexdigest()[:6]
-    return f"{stem}-{digest}-p{int(source['page']):03d}.png"
+    return f"{stem}-{digest}-p{int(source['page']):03d}.jpg"
 
 
 def _pdf_sources(result, table) -> dict[str, dict[str, Any]]:
@@ -464,7 +466,7 @@ def _pdf_sources(result, table) -> dict[str, dict[str, Any]]:
 
 
 def _write_page_thumbnails(result, table, out: Path) -> None:
-    """One PNG per page holding a flagged panel (``pages/``), rendered from its PDF."""
+    """One JPEG per page holding a flagged panel (``pages/``), rendered from its PDF."""
     from PIL import Image
 
     from ..files import atomic_path
@@ -482,8 +484,9 @@ def _write_page_thumbnails(result, table, out: Path) -> None:
         thumbnail = page_thumbnail(source["file"], int(source["page"]),
                                    width=PAGE_THUMBNAIL_WIDTH)
         with atomic_path(folder / name) as temporary:
-            Image.fromarray(thumbnail).save(temporary, format="PNG")
-    for stale in folder.glob("*.png"):  # pages of an earlier run
+            Image.fromarray(thumbnail).save(temporary, format="JPEG",
+                                            quality=PAGE_THUMBNAIL_QUALITY)
+    for stale in (*folder.glob("*.png"), *folder.glob("*.jpg")):  # pages of earlier runs
         if stale.name not in pages:
             stale.unlink()
 
