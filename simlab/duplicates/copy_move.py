@@ -721,21 +721,34 @@ def _shifted_difference(image: np.ndarray, turned: np.ndarray, shift) -> np.ndar
     return out
 
 
+def _spectrum(image: np.ndarray, size) -> np.ndarray:
+    """OpenCV's packed real spectrum of float32 ``image`` padded with zeros to ``size``.
+
+    OpenCV, not scipy.fft: on this work's 2-core machines, one thread, a 400 x 380 panel
+    padded to 800 x 800 took 1.7 ms forward and 2.3 ms back against pocketfft's 5.1 and
+    7.6 ms (at scipy's own fast size, 800 x 784).
+    """
+    import cv2
+
+    padded = np.zeros(size, np.float32)
+    padded[:image.shape[0], :image.shape[1]] = image
+    return cv2.dft(padded, nonzeroRows=image.shape[0])
+
+
 def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, orientation, *,
                        peaks: int, min_offset: float) -> list[tuple[int, int]]:
     """The ``peaks`` shifts at which ``whitened`` best matches itself turned (mirrored)."""
     import cv2
-    from scipy import fft
 
     height, width = whitened.shape
     turns, flip = orientation
     turned = _orient(whitened, orientation)
     rows, cols = turned.shape
     # Turned by 180 degrees and flipped back is the image itself: its spectrum is known.
-    kernel = spectrum if orientation == (2, False) else \
-        fft.rfft2(turned[::-1, ::-1], size, workers=1)
-    raw = fft.irfft2(spectrum * kernel, size, workers=1)[:height + rows - 1, :width + cols - 1]
-    raw = raw.astype(np.float32)
+    kernel = spectrum if orientation == (2, False) else _spectrum(turned[::-1, ::-1], size)
+    raw = cv2.idft(cv2.mulSpectrums(spectrum, kernel, 0),
+                   flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)[:height + rows - 1,
+                                                             :width + cols - 1]
     # A copy gives a one-pixel peak; oriented texture gives ridges, smooth images a broad
     # hill around no shift. Rank by how far a value stands above a ring 2 px away.
     ring = np.ones((5, 5), np.uint8)
@@ -966,7 +979,6 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
     [-90.0, 90.0]
     """
     import cv2
-    from scipy import fft
 
     empty = {"copy_move_points_a": np.zeros((0, 2), np.float32),
              "copy_move_points_b": np.zeros((0, 2), np.float32),
@@ -983,9 +995,9 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
     detail = grey - cv2.GaussianBlur(grey, (0, 0), 2.0)
     contrast = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 4.0))
     whitened = detail / (contrast + 1.0)
-    size = (fft.next_fast_len(height + max(height, width)),
-            fft.next_fast_len(width + max(height, width)))
-    spectrum = fft.rfft2(whitened, size, workers=1)
+    size = (cv2.getOptimalDFTSize(height + max(height, width)),
+            cv2.getOptimalDFTSize(width + max(height, width)))
+    spectrum = _spectrum(whitened, size)
     shifts = []
     for turns in _ORIENTATIONS:  # an orientation: (quarter turns, mirrored)
         turned = _orient(grey, turns)
