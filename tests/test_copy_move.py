@@ -128,6 +128,30 @@ def test_a_mirrored_clone_is_found_densely_and_outlined_in_both_places(host, fli
     assert flagged(find_copy_move(features, tests=100))
 
 
+@pytest.mark.parametrize("host", ["astronaut", "chelsea", "immunohistochemistry"])
+@pytest.mark.parametrize("offset", [(0.5, 0.5), (0.3, -0.4)])
+def test_a_clone_at_a_fraction_of_a_pixel_is_found_densely(host, offset):
+    # Pasted at a fractional offset (resampled, as when a figure is scaled after the
+    # edit), a clone equals its source at no whole shift: half-way at the nearest one,
+    # which left 0-4 solid grid points before the sub-pixel part was applied.
+    import cv2
+
+    from simlab.duplicates.copy_move import _dense_match, rule_out_patterns
+
+    image = samples.sample_image(host, max_side=256).copy()
+    move = np.float32([[1, 0, offset[1]], [0, 1, offset[0]]])
+    moved = cv2.warpAffine(image, move, image.shape[1::-1], flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+    image[100:160, 10:70] = moved[20:80, 120:180]
+    features = extract_features(image, copy_move=True)
+    match = rule_out_patterns(_dense_match(features, "a", 100), features, dense=True)
+    assert flagged(match) and match.inliers >= 10, (match.inliers, match.log_nfa)
+    truth = {"target_box": [10, 100, 70, 160],
+             "source_polygon": [[120, 20], [180, 20], [180, 80], [120, 80]]}
+    assert _hits(match, truth)
+    assert abs(match.rotation_degrees) < 1 and not match.mirrored
+
+
 def test_a_mirrored_clone_is_not_taken_for_a_repeat_of_itself():
     # A mirror's shift and its reflection across the axis pair the same two regions;
     # the dense search keeps one, so the copy is not explained away as periodic.

@@ -735,9 +735,55 @@ def _spectrum(image: np.ndarray, size) -> np.ndarray:
     return cv2.dft(padded, nonzeroRows=image.shape[0])
 
 
+#: A candidate shift's sub-pixel part is applied (:func:`_subpixel`) from this fraction of
+#: a pixel on either axis. A copy pasted at a fractional offset, or a figure resampled
+#: after the edit, matches its source only half-way at the nearest whole shift: on the
+#: integrity benchmark the dense search found JPEG-saved clones 0.42 -> 0.67 (tuning
+#: set) and recall rose 0.689 -> 0.712 (tuning) and 0.667 -> 0.689 (held out), with no
+#: new false alarm on either set, the generated papers or a 1,000-image folder.
+SUBPIXEL = 0.2
+
+
+def _fraction(raw: np.ndarray, i: int, j: int) -> tuple[float, float]:
+    """Sub-pixel offset ``(dy, dx)`` of the correlation peak at ``raw[i, j]``: the top of
+    a parabola through it and its two neighbours on each axis (0 at an edge of the plane
+    or where the three are not a peak)."""
+    offsets = []
+    for before, peak, after in ((raw[i - 1, j] if i > 0 else None, raw[i, j],
+                                 raw[i + 1, j] if i + 1 < raw.shape[0] else None),
+                                (raw[i, j - 1] if j > 0 else None, raw[i, j],
+                                 raw[i, j + 1] if j + 1 < raw.shape[1] else None)):
+        curve = None if before is None or after is None else float(before - 2 * peak + after)
+        offsets.append(0.0 if not curve or curve >= 0 else
+                       float(np.clip(0.5 * (before - after) / curve, -0.5, 0.5)))
+    return offsets[0], offsets[1]
+
+
+def _subpixel(grey: np.ndarray, turned: np.ndarray, shift, fraction, *, block: int,
+              max_difference: float) -> np.ndarray:
+    """``turned`` moved by ``fraction`` = (dy, dx) of a pixel (bilinear), so that
+    ``shift`` then lines it up with a copy at a fractional offset; ``turned`` itself when
+    the move is under :data:`SUBPIXEL` (an exact copy stays exact) or when fewer blocks
+    match moved than not (a broad peak, as in a smooth image, places its top poorly)."""
+    import cv2
+
+    fy, fx = fraction
+    if max(abs(fy), abs(fx)) < SUBPIXEL:
+        return turned
+    move = np.array([[1.0, 0.0, fx], [0.0, 1.0, fy]])
+    moved = cv2.warpAffine(np.ascontiguousarray(turned), move, turned.shape[::-1],
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    matched = [np.count_nonzero(cv2.blur(_shifted_difference(grey, candidate, shift),
+                                         (block, block)) <= max_difference)
+               for candidate in (turned, moved)]
+    return moved if matched[1] > matched[0] else turned
+
+
 def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, orientation, *,
-                       peaks: int, min_offset: float) -> list[tuple[int, int]]:
-    """The ``peaks`` shifts at which ``whitened`` best matches itself turned (mirrored)."""
+                       peaks: int, min_offset: float) -> list[tuple[tuple[int, int],
+                                                                    tuple[float, float]]]:
+    """The ``peaks`` shifts at which ``whitened`` best matches itself turned (mirrored),
+    each with its sub-pixel fraction (:func:`_fraction`)."""
     import cv2
 
     height, width = whitened.shape
@@ -779,7 +825,7 @@ def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, orienta
         i, j = np.unravel_index(int(np.argmax(in_band)), in_band.shape)
         if np.isfinite(in_band[i, j]):
             i, j = (i + band[0], j) if turns == 0 else (i, j + band[0])
-            found.append((int(dy[i, 0]), int(dx[0, j])))
+            found.append(((int(dy[i, 0]), int(dx[0, j])), _fraction(raw, i, j)))
         # A mirror's shift and the one mirrored across its axis, (dy, dx) and (-dy, dx)
         # left-right, pair the same two regions with roles swapped: the covered-area
         # test below then took each for the other's repeat and the copy for a pattern.
@@ -797,7 +843,8 @@ def _correlation_peaks(whitened: np.ndarray, spectrum: np.ndarray, size, orienta
         top, left = max(0, i - 1), max(0, j - 1)
         window = raw[top:i + 2, left:j + 2]
         di, dj = np.unravel_index(int(np.argmax(window)), window.shape)
-        found.append((int(dy[top + di, 0]), int(dx[0, left + dj])))
+        found.append(((int(dy[top + di, 0]), int(dx[0, left + dj])),
+                      _fraction(raw, top + di, left + dj)))
         sharp[max(0, i - 4):i + 5, max(0, j - 4):j + 5] = -np.inf
     return found
 
@@ -945,7 +992,8 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
        degrees (270 is 90 with the copies' roles swapped) and mirrored left-right and
        top-bottom. A copied region adds up to a
        one-pixel peak at its shift; the ``peaks`` sharpest of each turn are kept (on the
-       planted benchmark the copy was always the sharpest; the second is a margin).
+       planted benchmark the copy was always the sharpest; the second is a margin), each
+       with the sub-pixel part of its shift, which the comparison below applies.
     2. **Region.** At each candidate, :func:`_matched_region` compares pixels: blocks
        that match there and nowhere 2 px around (4 px in a smooth image where 2 px left
        a region too small to flag).
@@ -1001,8 +1049,10 @@ def dense_copy_move(grey: np.ndarray, *, block: int = 16, min_offset: float = 16
     shifts = []
     for turns in _ORIENTATIONS:  # an orientation: (quarter turns, mirrored)
         turned = _orient(grey, turns)
-        shifts += [(turns, turned, shift) for shift in _correlation_peaks(
-            whitened, spectrum, size, turns, peaks=peaks, min_offset=min_offset)]
+        shifts += [(turns, _subpixel(grey, turned, shift, fraction, block=block,
+                                     max_difference=max_difference), shift)
+                   for shift, fraction in _correlation_peaks(
+                       whitened, spectrum, size, turns, peaks=peaks, min_offset=min_offset)]
     settings = dict(block=block, min_offset=min_offset, uniqueness=uniqueness,
                     max_difference=max_difference, spacing=spacing)
     best = _best_region(grey, shifts, ring=2, **settings)
