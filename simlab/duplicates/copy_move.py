@@ -721,6 +721,14 @@ def _shifted_difference(image: np.ndarray, turned: np.ndarray, shift) -> np.ndar
     return out
 
 
+def _block_difference(image: np.ndarray, turned: np.ndarray, shift, block: int) -> np.ndarray:
+    """Mean of :func:`_shifted_difference` over the ``block`` x ``block`` square around
+    each pixel: how well the block there matches ``turned`` at ``shift``."""
+    import cv2
+
+    return cv2.blur(_shifted_difference(image, turned, shift), (block, block))
+
+
 def _spectrum(image: np.ndarray, size) -> np.ndarray:
     """OpenCV's packed real spectrum of float32 ``image`` padded with zeros to ``size``.
 
@@ -773,9 +781,8 @@ def _subpixel(grey: np.ndarray, turned: np.ndarray, shift, fraction, *, block: i
     move = np.array([[1.0, 0.0, fx], [0.0, 1.0, fy]])
     moved = cv2.warpAffine(np.ascontiguousarray(turned), move, turned.shape[::-1],
                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    matched = [np.count_nonzero(cv2.blur(_shifted_difference(grey, candidate, shift),
-                                         (block, block)) <= max_difference)
-               for candidate in (turned, moved)]
+    matched = [np.count_nonzero(_block_difference(grey, candidate, shift, block)
+                                <= max_difference) for candidate in (turned, moved)]
     return moved if matched[1] > matched[0] else turned
 
 
@@ -862,8 +869,7 @@ def _matched_region(grey: np.ndarray, turned: np.ndarray, turns, shift, *,
     import cv2
 
     height, width = grey.shape
-    blur = lambda shifted: cv2.blur(_shifted_difference(grey, turned, shifted), (block, block))
-    difference = blur(shift)
+    difference = _block_difference(grey, turned, shift, block)
     matched = difference <= max_difference
     half = block // 2
     matched[:half], matched[height - half:] = False, False
@@ -883,8 +889,8 @@ def _matched_region(grey: np.ndarray, turned: np.ndarray, turns, shift, *,
             if ring_y or ring_x:
                 moved = (shift[0] + ring_y - top, shift[1] + ring_x - left)
                 # the window's pixel p is the image's p + (top, left)
-                np.minimum(nearby, cv2.blur(_shifted_difference(
-                    window, turned, moved), (block, block)), out=nearby)
+                np.minimum(nearby, _block_difference(window, turned, moved, block),
+                           out=nearby)
     inside = matched[top:bottom, left:right]
     inside &= difference[top:bottom, left:right] < uniqueness * nearby
     # A pixel whose partner is close by is an object matching itself (a symmetric shape
@@ -916,9 +922,7 @@ _SMOOTH = 8.0
 def _smooth(grey: np.ndarray, block: int) -> bool:
     """Whether ``grey`` moved by 2 px differs from itself by less than :data:`_SMOOTH`
     in three blocks of four."""
-    import cv2
-
-    moved = np.minimum(*(cv2.blur(_shifted_difference(grey, grey, s), (block, block))
+    moved = np.minimum(*(_block_difference(grey, grey, s, block)
                          for s in ((0, 2), (2, 0))))[block:-block, block:-block]
     return bool(moved.size) and float(np.percentile(moved, 75)) < _SMOOTH
 
