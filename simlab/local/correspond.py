@@ -127,6 +127,11 @@ def word_correspondences(words_a: np.ndarray, words_b: np.ndarray, *,
     return word_correspondences_batch([words_a], [words_b], max_per_word=max_per_word)[0]
 
 
+#: :func:`word_correspondences_batch` looks b's words up in a table of every (a array,
+#: word) key while there are at most this many (4 query sides x 20,480 words: 82k).
+_TABLE_KEYS = 1 << 22
+
+
 def word_correspondences_batch(words_a: Sequence[np.ndarray], words_b: Sequence[np.ndarray],
                                *, max_per_word: int = 3) -> list[np.ndarray]:
     """:func:`word_correspondences` of each pair ``(words_a[g], words_b[g])``, in one
@@ -140,30 +145,63 @@ def word_correspondences_batch(words_a: Sequence[np.ndarray], words_b: Sequence[
     [[[0, 1], [0, 2], [1, 0]], [[0, 0], [0, 1]]]
     """
     groups = len(words_a)
-    lengths_a = np.array([len(w) for w in words_a], np.int64)
-    lengths_b = np.array([len(w) for w in words_b], np.int64)
-    if not groups or not lengths_a.sum() or not lengths_b.sum():
-        return [np.zeros((0, 2), np.int64) for _ in range(groups)]
-    every_a = np.concatenate([np.asarray(w, np.int64) for w in words_a])
-    every_b = np.concatenate([np.asarray(w, np.int64) for w in words_b])
-    # One key per (group, word): a stable sort of b's keys orders each group's words
-    # as a stable sort of that group alone would.
-    span = int(max(every_a.max(), every_b.max())) + 1
-    start_a = np.cumsum(lengths_a) - lengths_a
-    start_b = np.cumsum(lengths_b) - lengths_b
-    group_a = np.repeat(np.arange(groups), lengths_a)
-    keys_b = np.repeat(np.arange(groups), lengths_b) * span + every_b
-    order = np.argsort(keys_b, kind="stable")
-    sorted_keys = keys_b[order]
-    keys_a = group_a * span + every_a
-    low = np.searchsorted(sorted_keys, keys_a, "left")
-    counts = np.searchsorted(sorted_keys, keys_a, "right") - low
-    counts[counts > max_per_word] = 0
-    index_a = np.repeat(np.arange(len(every_a)), counts)
+    empty = [np.zeros((0, 2), np.int64) for _ in range(groups)]
+    if not groups or not sum(len(w) for w in words_a) or not sum(len(w) for w in words_b):
+        return empty
+    # A search pairs a few query sides with each of its candidates: each distinct array
+    # (by identity) is sorted or counted once, not once per pair of them.
+    a_arrays: dict[int, int] = {}
+    b_arrays: dict[int, int] = {}
+    for words, seen in ((words_a, a_arrays), (words_b, b_arrays)):
+        for w in words:
+            seen.setdefault(id(w), len(seen))
+    a_list = {position: np.asarray(w, np.int64) for w in words_a
+              for position in [a_arrays[id(w)]]}
+    b_list = {position: np.asarray(w, np.int64) for w in words_b
+              for position in [b_arrays[id(w)]]}
+    span = int(max(max((int(w.max()) for w in a_list.values() if len(w)), default=0),
+                   max((int(w.max()) for w in b_list.values() if len(w)), default=0))) + 1
+    # Every distinct a array sorted, end to end under one key (array, word): the b
+    # words are then looked up in this small array (a few thousand keys), not b's
+    # keys sorted for every group (150k for a search's shortlist, 14 ms a query).
+    a_order, a_keys, a_start = [], [], np.zeros(len(a_list), np.int64)
+    offset = 0
+    for position in range(len(a_list)):
+        words = a_list[position]
+        order = np.argsort(words, kind="stable")
+        a_order.append(order + offset)
+        a_keys.append(words[order] + position * span)
+        a_start[position] = offset
+        offset += len(words)
+    a_order, a_keys = np.concatenate(a_order), np.concatenate(a_keys)
+    # Words occurring more than max_per_word times in a b array are skipped there.
+    allowed = {position: np.bincount(words, minlength=span)[words] <= max_per_word
+               if len(words) else np.zeros(0, bool) for position, words in b_list.items()}
+    group_b = [np.flatnonzero(allowed[b_arrays[id(words_b[g])]]) for g in range(groups)]
+    lengths = np.array([len(kept) for kept in group_b], np.int64)
+    index_b = np.concatenate(group_b)
+    owner = np.repeat(np.arange(groups), lengths)
+    a_of = np.array([a_arrays[id(w)] for w in words_a], np.int64)
+    b_words = np.concatenate([b_list[b_arrays[id(words_b[g])]][group_b[g]]
+                              for g in range(groups)])
+    keys = b_words + a_of[owner] * span
+    if len(a_list) * span <= _TABLE_KEYS:
+        # Where each key's run starts in a_keys, for every key: two gathers instead of
+        # binary searches of unsorted keys (numpy's searchsorted is slow on those).
+        first = np.searchsorted(a_keys, np.arange(len(a_list) * span + 1))
+        low = first[keys]
+        counts = first[keys + 1] - low
+    else:
+        low = np.searchsorted(a_keys, keys, "left")
+        counts = np.searchsorted(a_keys, keys, "right") - low
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    index_b = order[np.repeat(low, counts) + within]
-    owner = group_a[index_a]
-    pairs = np.stack([index_a - start_a[owner], index_b - start_b[owner]], axis=1)
+    index_a = a_order[np.repeat(low, counts) + within] - a_start[a_of[owner]].repeat(counts)
+    index_b, owner = index_b.repeat(counts), owner.repeat(counts)
+    # Ordered by group, then a's keypoint, then b's (as one sort of each group would).
+    width_b = int(max((len(w) for w in b_list.values()), default=0)) + 1
+    width_a = int(max((len(w) for w in a_list.values()), default=0)) + 1
+    order = np.argsort((owner * width_a + index_a) * width_b + index_b, kind="stable")
+    pairs = np.stack([index_a[order], index_b[order]], axis=1)
     ends = np.cumsum(np.bincount(owner, minlength=groups))
     return np.split(pairs, ends[:-1])
 
