@@ -258,11 +258,23 @@ def test_word_correspondences_of_a_batch_are_every_shared_word_in_order():
     rng = np.random.default_rng(0)
     words_a = [rng.integers(0, 30, int(rng.integers(0, 40))) for _ in range(25)]
     words_b = [rng.integers(0, 30, int(rng.integers(0, 40))) for _ in range(25)]
-    for a, b, pairs in zip(words_a, words_b, word_correspondences_batch(words_a, words_b)):
-        # By definition: a[i] == b[j], the word at most 3 times in b, ordered by i, j.
-        expected = [[i, j] for i in range(len(a)) for j in range(len(b))
-                    if a[i] == b[j] and (b == a[i]).sum() <= 3]
-        assert pairs.tolist() == expected
+    # A search's batch too: a few query sides, each paired with every candidate (the
+    # same arrays, shared by identity), as stored uint16 words.
+    sides = [rng.integers(0, 30, int(rng.integers(0, 40))) for _ in range(3)]
+    stored = [rng.integers(0, 30, int(rng.integers(0, 40))).astype(np.uint16)
+              for _ in range(6)]
+    words_a += [side for _ in stored for side in sides]
+    words_b += [candidate for candidate in stored for _ in sides]
+    for table in (True, False):  # looked up in a table of keys, or by binary search
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("simlab.local.correspond._TABLE_KEYS", (1 << 22) if table else 0)
+            found = word_correspondences_batch(words_a, words_b)
+        assert len(found) == len(words_a)
+        for a, b, pairs in zip(words_a, words_b, found):
+            # By definition: a[i] == b[j], the word at most 3 times in b, ordered by i, j.
+            expected = [[i, j] for i in range(len(a)) for j in range(len(b))
+                        if a[i] == b[j] and (b == a[i]).sum() <= 3]
+            assert pairs.tolist() == expected
 
 
 def test_guard_windows_of_a_batch_equal_each_group_alone():
