@@ -206,3 +206,25 @@ def test_a_frame_around_a_thin_strip_is_not_searched_as_a_picture(built):
     assert framed_picture(load_scaled(page, 640)[0]) is not None
     hits = built.search(page, top=2)
     assert len(hits) == 2 and not any("panel" in hit.details for hit in hits)
+
+
+def test_a_tiny_crop_enlarged_back_is_found_at_half_size(built):
+    import cv2
+
+    # A tenth of coffee (96 x 64 px of the indexed 320 px) enlarged to 640 px: smooth at
+    # the search's size, whose finest keypoints are then interpolation, not coffee.
+    coffee = samples.sample_image("coffee", max_side=320)
+    height, width = coffee.shape[:2]
+    crop = coffee[height // 2:height // 2 + int(0.3 * height), width // 5:width // 5
+                  + int(0.3 * width)]
+    query = cv2.resize(crop, (640, round(640 * crop.shape[0] / crop.shape[1])),
+                       interpolation=cv2.INTER_LINEAR)
+    hit = built.search(query, top=3)[0]
+    assert _name(hit) == "coffee" and hit.match and hit.details["searched_at"] == 0.5
+    assert hit.details["log_nfa"] < -10
+    # Its region is the whole query, in the query's pixels (not the halved image's).
+    assert hit.region == pytest.approx([0, 0, query.shape[1] - 1, query.shape[0] - 1],
+                                       abs=8)
+    # A query matched whole is not searched again: nothing says half size.
+    whole = built.search(samples.sample_image("coffee", max_side=300), top=3)
+    assert whole[0].match and not any("searched_at" in h.details for h in whole)

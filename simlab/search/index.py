@@ -713,7 +713,9 @@ class Index:
             picture inside a frame of flat colours (a screenshot of a viewer) is
             searched alone at the file's resolution
             (:meth:`~simlab.search.backends.VerifiedWords.framed_answers`). 1 stops
-            after the first round.
+            after the first round. Whatever ``answers``, a query that matched nothing
+            is searched once more at half its size
+            (:meth:`~simlab.search.backends.VerifiedWords.coarse_answers`).
         invert : bool
             ``bow-verify``: also search the intensity-inverted query (a negative), by
             permuting its descriptors (:mod:`simlab.local.invert`).
@@ -763,6 +765,9 @@ class Index:
             if int(answers) > 1 and hasattr(self.backend, "framed_answers"):
                 found = self.backend.framed_answers(query, image, scale, found, prepared,
                                                     self._features, **settings)
+            if hasattr(self.backend, "coarse_answers"):
+                found = self.backend.coarse_answers(image, found, prepared, self._features,
+                                                    **settings)
         for _, _, details in found:  # regions and panels in the query file's pixels
             for key in ("region", "panel"):
                 if details.get(key) is not None:
