@@ -222,6 +222,7 @@ def test_a_tiny_crop_enlarged_back_is_found_at_half_size(built):
     hit = built.search(query, top=3)[0]
     assert _name(hit) == "coffee" and hit.match and hit.details["searched_at"] == 0.5
     assert hit.details["log_nfa"] < -10
+    assert not any(h.match for h in built.search(query, top=3, coarse=False))
     # Its region is the whole query, in the query's pixels (not the halved image's).
     assert hit.region == pytest.approx([0, 0, query.shape[1] - 1, query.shape[0] - 1],
                                        abs=8)

@@ -526,7 +526,8 @@ def _score(queries: Sequence[dict], answers: Sequence[list]) -> dict:
 #: What ``simlab bench search --hard`` compares, in one interleaved run: today's search
 #: (one answer, "verified" read as a match, no inverted side) and the default.
 HARD_CONFIGURATIONS = {
-    "one answer, verified (before)": {"answers": 1, "invert": False, "_match": "verified"},
+    "one answer, verified (before)": {"answers": 1, "invert": False, "coarse": False,
+                                      "_match": "verified"},
     "default": {},
 }
 

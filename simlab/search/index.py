@@ -682,7 +682,7 @@ class Index:
     def search(self, query, *, top: int = 10, shortlist: int = 50, min_inliers: int = 8,
                min_inlier_ratio: float = MIN_INLIER_RATIO, ransac_threshold: float = 6.0,
                mirror: bool = True, answers: int = 5, invert: bool = True,
-               max_log_nfa: float = MAX_LOG_NFA) -> list[SearchHit]:
+               max_log_nfa: float = MAX_LOG_NFA, coarse: bool = True) -> list[SearchHit]:
         """The ``top`` indexed images most similar to ``query``, best first.
 
         Parameters
@@ -713,9 +713,7 @@ class Index:
             picture inside a frame of flat colours (a screenshot of a viewer) is
             searched alone at the file's resolution
             (:meth:`~simlab.search.backends.VerifiedWords.framed_answers`). 1 stops
-            after the first round. Whatever ``answers``, a query that matched nothing
-            is searched once more at half its size
-            (:meth:`~simlab.search.backends.VerifiedWords.coarse_answers`).
+            after the first round.
         invert : bool
             ``bow-verify``: also search the intensity-inverted query (a negative), by
             permuting its descriptors (:mod:`simlab.local.invert`).
@@ -723,6 +721,10 @@ class Index:
             ``bow-verify``: a verified image is a match when the log10 of its number of
             false alarms (:meth:`simlab.local.Verification.log_nfa`, every verification
             the search made counted as a test) is at most this.
+        coarse : bool
+            ``bow-verify``: a query that matched nothing is searched once more at half
+            its size (:meth:`~simlab.search.backends.VerifiedWords.coarse_answers`): a
+            tiny crop enlarged back, or a blurred copy.
 
         Returns
         -------
@@ -765,7 +767,7 @@ class Index:
             if int(answers) > 1 and hasattr(self.backend, "framed_answers"):
                 found = self.backend.framed_answers(query, image, scale, found, prepared,
                                                     self._features, **settings)
-            if hasattr(self.backend, "coarse_answers"):
+            if coarse and hasattr(self.backend, "coarse_answers"):
                 found = self.backend.coarse_answers(image, found, prepared, self._features,
                                                     **settings)
         for _, _, details in found:  # regions and panels in the query file's pixels
