@@ -678,7 +678,7 @@ class VerifiedWords(Words):
     def coarse_answers(self, image: np.ndarray, hits: list[Hit], prepared: dict, features,
                        *, top: int, **settings) -> list[Hit]:
         """``hits`` with the best hit of the query searched again at half its size,
-        when nothing matched it whole and that hit is verified or a match.
+        when nothing matched it whole and that hit is a verified match.
 
         A tiny crop enlarged back to full size, or a blurred copy, is smooth at the
         search's resolution: its finest keypoints are noise that the keypoint cap
@@ -704,8 +704,12 @@ class VerifiedWords(Words):
                                                 offset=(0.0, 0.0), crop_scale=scale,
                                                 settings=settings,
                                                 extra={"searched_at": 0.5}):
-            if not (details.get("match") or details.get("verified")):
-                continue  # the unconfirmed order stays the whole query's
+            # A second look doubles the chances of a chance match: its hit must be both
+            # significant and verified (6 inliers passed the significance on their own
+            # for a held-out query whose source was not indexed). Unconfirmed hits stay
+            # in the whole query's order.
+            if not (details.get("match") and details.get("verified")):
+                continue
             if details.get("region") is not None:  # within the query, pixel edges kept
                 bounds = (image.shape[1] - 1, image.shape[0] - 1) * 2
                 details["region"] = [float(min(max(v, 0.0), bounds[k]))
