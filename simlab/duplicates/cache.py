@@ -45,7 +45,8 @@ __all__ = ["FeatureCache", "ResultStore", "key_of", "load_candidates", "save_can
 #: Part of every key: raise it when extraction changes, so old entries are not reused.
 #: 2: dense copy-move looks 4 px around in smooth images; vocabularies learnt by Lloyd.
 #: 3: dense copy-move applies the sub-pixel part of its candidate shifts.
-CACHE_VERSION = 3
+#: 4: keypoint copy-moves are checked against the pixels (stored results changed).
+CACHE_VERSION = 4
 #: The cache's folder inside the output folder of ``simlab pairs`` (the default place).
 DEFAULT_NAME = "cache"
 

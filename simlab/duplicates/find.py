@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..errors import InvalidParameterError
 from ..local.significance import MATCH_LOG_NFA
@@ -16,6 +16,9 @@ from .copy_move import FEWEST_INLIERS, find_copy_move
 from .features import encode_folder
 from .matching import verify_pair, with_significance
 from .prune import candidate_pairs
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["find", "COLUMNS", "FEWEST_INLIERS"]
 
@@ -30,7 +33,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
          ransac_threshold: float = 4.0, workers: int = 2, progress: bool = True,
          features: dict[str, Features] | None = None, seed: int = 0,
          exclude: Iterable[str | os.PathLike] = (), cache: str | os.PathLike | None = None,
-         cluster=None):
+         cluster=None, pixels: Callable[[str], np.ndarray] | None = None):
     """Duplicated images in a folder: flagged pairs, most certain first.
 
     Parameters
@@ -97,6 +100,12 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     cluster : simlab.distributed.Cluster, optional
         Extract features on a Dask cluster's workers (:func:`simlab.distributed.cluster`);
         pruning and verification stay here, so the result is the same.
+    pixels : callable, optional
+        ``pixels(name)``: an item's image at the size its features were extracted from,
+        read again to check a keypoint copy-move against the pixels
+        (:func:`~simlab.duplicates.copy_move.pixel_agreement`); default, the file at
+        ``max_side``. :func:`~simlab.duplicates.papers.find_in_papers` reads panels
+        from their PDF.
 
     Returns
     -------
@@ -230,6 +239,13 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
 
     clock = time.perf_counter()
     if copy_move:
+        def read_pixels(name):
+            if pixels is not None:
+                return pixels(name)
+            from ..io import load_image
+
+            return load_image(name, max_side=max_side)
+
         def copy_moved(name):
             if "copy-move" in stores:
                 key = key_of("copy-move", image_keys[name], tests["copy-move"], verify)
@@ -237,7 +253,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
                 if match is not None:
                     return match
             match = find_copy_move(known[name], name=name, tests=tests["copy-move"],
-                                   **verify)
+                                   pixels=lambda: read_pixels(name), **verify)
             if "copy-move" in stores:
                 stores["copy-move"].put(key, match)
             return match
