@@ -54,3 +54,31 @@ def test_calibration_fit_and_reliability_agree_on_a_calibrated_source():
     predicted = 1 / (1 + np.exp(-(fitted["intercept"] + fitted["slope"] * evidence)))
     table, ece = reliability(predicted, truth)
     assert ece < 0.03 and table["count"].sum() == 4000
+
+
+def test_a_resaved_repeat_counts_as_its_authors_copy_and_a_chance_alignment_does_not(
+        tmp_path):
+    import cv2
+    from PIL import Image
+    from skimage import data
+    from sklearn.datasets import load_sample_image
+
+    from simlab.bench.integrity import _exact_repeat
+    from simlab.duplicates import extract_features, find_copy_move
+    from simlab.io import load_image
+
+    def flagged_in(name, image):
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(image).save(path)
+        return find_copy_move(extract_features(load_image(path), copy_move=True),
+                              name=str(path), tests=100)
+
+    # scikit-image's gravel holds one patch twice (see test_duplicates): a few grey
+    # levels apart, yet correlating as a copy does, and only at its shift.
+    assert _exact_repeat(flagged_in("gravel", load_image(data.gravel())))
+    # Six keypoints of the China photograph aligned by chance (no pixel check here).
+    china = cv2.resize(load_sample_image("china.jpg"), None, fx=0.6, fy=0.6,
+                       interpolation=cv2.INTER_AREA)
+    chance = flagged_in("china", china)
+    assert chance.kind == "copy-move" and not chance.ruled_out
+    assert not _exact_repeat(chance)
