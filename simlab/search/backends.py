@@ -674,7 +674,6 @@ class VerifiedWords(Words):
                                factor=scale / full_scale, settings=settings)
         return _with_panel_hits(hits, found, int(top))
 
-
     def coarse_answers(self, image: np.ndarray, hits: list[Hit], prepared: dict, features,
                        *, top: int, **settings) -> list[Hit]:
         """``hits`` with the best hit of the query searched again at half its size,
