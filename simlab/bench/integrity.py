@@ -506,25 +506,16 @@ def _exact_repeat(match, *, tolerance: float = 3.0) -> bool:
     """
     import dataclasses
 
-    import cv2
-
-    from ..duplicates.copy_move import pixel_agreement
+    from ..duplicates.copy_move import pixel_agreement, region_pixels
     from ..io import load_image
 
-    if match.matrix is None or len(match.region_b) < 3:
-        return False
-    image = load_image(match.a)
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    height, width = grey.shape
     # The set's images are below find's max_side: the file's pixels are the extracted.
-    warped = cv2.warpAffine(grey, np.asarray(match.matrix, np.float64)[:2], (width, height),
-                            flags=cv2.INTER_LINEAR, borderValue=-1000)
-    mask = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(mask, [np.round(np.asarray(match.region_b)).astype(np.int32)], 1)
-    inside = (mask > 0) & (warped > -500)
-    if inside.sum() < 64:
+    image = load_image(match.a)
+    pixels = region_pixels(image, match)
+    if pixels is None:
         return False
-    if float(np.abs(warped[inside] - grey[inside]).mean()) <= tolerance:
+    copy, source = pixels
+    if float(np.abs(source - copy).mean()) <= tolerance:
         return True
     at = pixel_agreement(image, match)
     if at is None or at < REPEAT_AGREEMENT:

@@ -23,7 +23,7 @@ from ..results import PairMatch
 from .matching import evidence_score, no_match
 
 __all__ = ["find_copy_move", "dense_copy_move", "rule_out_patterns", "pixel_agreement",
-           "FEWEST_INLIERS", "PIXEL_AGREEMENT"]
+           "region_pixels", "FEWEST_INLIERS", "PIXEL_AGREEMENT"]
 
 #: The significance flags no copy-move with fewer distinct inliers: its null places
 #: chance matches uniformly, which a handful of look-alike keypoints of one image
@@ -121,24 +121,13 @@ def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold:
 PIXEL_AGREEMENT = 0.85
 
 
-def pixel_agreement(image: np.ndarray, match: PairMatch, scale: float = 1.0
-                    ) -> float | None:
-    """How well the copy's pixels agree with its source's: the normalised correlation of
-    the grey pixels inside ``match.region_b`` with the source mapped there by the
-    match's transform. None when under 64 pixels compare or one side is flat.
+def region_pixels(image: np.ndarray, match: PairMatch, scale: float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The copy's grey pixels (inside ``match.region_b``) and, for each, the source's
+    pixel that the match's transform maps there; None when under 64 pixels compare.
 
     ``image`` is the one the features were extracted from (``scale`` times the file:
     the features' ``scale``); regions are in its pixels, the transform in the file's.
-
-    Examples
-    --------
-    >>> from simlab import samples
-    >>> from simlab.duplicates import extract_features
-    >>> image = samples.sample_image("astronaut", max_side=256).copy()
-    >>> image[150:230, 150:230] = image[20:100, 30:110]
-    >>> match = find_copy_move(extract_features(image))
-    >>> round(pixel_agreement(image, match), 2)
-    1.0
     """
     import cv2
 
@@ -151,17 +140,38 @@ def pixel_agreement(image: np.ndarray, match: PairMatch, scale: float = 1.0
     shrink = np.diag([float(scale), float(scale), 1.0])
     extracted = shrink @ np.asarray(match.matrix, np.float64) @ np.linalg.inv(shrink)
     # warpAffine samples the source at the inverse transform: the source mapped onto
-    # the copy; a warped mask says which pixels came from inside the image.
-    warped = cv2.warpAffine(grey, extracted[:2], (width, height), flags=cv2.INTER_LINEAR)
-    valid = cv2.warpAffine(np.ones_like(grey), extracted[:2], (width, height),
-                           flags=cv2.INTER_NEAREST) > 0
+    # the copy. Pixels that drew on the border's value came from outside the image.
+    warped = cv2.warpAffine(grey, extracted[:2], (width, height), flags=cv2.INTER_LINEAR,
+                            borderValue=-1000)
     mask = np.zeros((height, width), np.uint8)
     cv2.fillPoly(mask, [np.round(np.asarray(match.region_b)).astype(np.int32)], 1)
-    inside = (mask > 0) & valid
+    inside = (mask > 0) & (warped > -500)
     if inside.sum() < 64:
         return None
-    copy, source = grey[inside], warped[inside]
-    copy, source = copy - copy.mean(), source - source.mean()
+    return grey[inside], warped[inside]
+
+
+def pixel_agreement(image: np.ndarray, match: PairMatch, scale: float = 1.0
+                    ) -> float | None:
+    """How well the copy's pixels agree with its source's: the normalised correlation of
+    the grey pixels inside ``match.region_b`` with the source mapped there by the
+    match's transform (:func:`region_pixels`). None when under 64 pixels compare or one
+    side is flat.
+
+    Examples
+    --------
+    >>> from simlab import samples
+    >>> from simlab.duplicates import extract_features
+    >>> image = samples.sample_image("astronaut", max_side=256).copy()
+    >>> image[150:230, 150:230] = image[20:100, 30:110]
+    >>> match = find_copy_move(extract_features(image))
+    >>> round(pixel_agreement(image, match), 2)
+    1.0
+    """
+    pixels = region_pixels(image, match, scale)
+    if pixels is None:
+        return None
+    copy, source = (values - values.mean() for values in pixels)
     norm = math.sqrt(float((copy * copy).sum()) * float((source * source).sum()))
     return float((copy * source).sum()) / norm if norm > 1e-6 else None
 
