@@ -286,12 +286,9 @@ def find_in_papers(inputs: Iterable[str | os.PathLike] | str | os.PathLike, *,
         if not skipped:
             raise NoImagesError("no PDF or image given")
         return result
-    def pixels(name):  # a panel read again from its PDF, an image file as find reads it
-        if sources.get(name, {}).get("page") is not None:
-            return load_item(sources[name], max_side=max_side)
-        from ..io import load_image
 
-        return load_image(name, max_side=max_side)
+    def pixels(name):  # a panel read again from its PDF, an image file as find reads it
+        return load_item(sources.get(name, {"file": name}), max_side=max_side)
 
     result = find(items, method=method, max_side=max_side, max_keypoints=max_keypoints,
                   contrast_threshold=contrast_threshold, copy_move=copy_move,

@@ -37,14 +37,10 @@ def load_pair_images(match, *, max_side: int | None = 800, sources: dict | None 
     Panels of PDFs (ids in ``sources``, see :func:`~simlab.duplicates.papers.find_in_papers`)
     are read again from their PDF.
     """
-    from ..io import load_image
+    from .papers import load_item
 
-    def load(name):
-        if sources and sources.get(name, {}).get("page") is not None:
-            from .papers import load_item
-
-            return load_item(sources[name], max_side=max_side)
-        return load_image(name, max_side=max_side)
+    def load(name):  # a file, or a panel of a PDF (its page, figure and box in sources)
+        return load_item((sources or {}).get(name, {"file": name}), max_side=max_side)
 
     image_a = load(match.a)
     image_b = image_a if match.b == match.a else load(match.b)
