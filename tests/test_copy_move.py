@@ -297,8 +297,8 @@ def test_keypoints_aligned_by_chance_are_ruled_out_by_the_pixels():
     from sklearn.datasets import load_sample_image
 
     # scikit-learn's China photograph at the integrity benchmark's 384 px: six distinct
-    # keypoints of a roof and a tree agree on one similarity, significant at 232 images,
-    # yet the two regions' pixels correlate 0.78 at it (copies: 0.91 and more).
+    # keypoints agree on one similarity, significant at 232 images, yet the two regions'
+    # pixels correlate 0.78 at it (the benchmark's copies: 0.91 and more).
     china = load_sample_image("china.jpg")
     china = cv2.resize(china, None, fx=384 / 640, fy=384 / 640, interpolation=cv2.INTER_AREA)
     features = extract_features(china, copy_move=True)

@@ -211,7 +211,7 @@ def test_a_frame_around_a_thin_strip_is_not_searched_as_a_picture(built):
 def test_a_tiny_crop_enlarged_back_is_found_at_half_size(built):
     import cv2
 
-    # A tenth of coffee (96 x 64 px of the indexed 320 px) enlarged to 640 px: smooth at
+    # A tenth of coffee (96 x 63 px of the indexed 320 px) enlarged to 640 px: smooth at
     # the search's size, whose finest keypoints are then interpolation, not coffee.
     coffee = samples.sample_image("coffee", max_side=320)
     height, width = coffee.shape[:2]
