@@ -646,13 +646,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="integrity: write integrity.json, candidates.csv and the "
                        "reliability diagram there")
     bench.add_argument("--refit", action="store_true",
-                       help="integrity: fit the calibrated probability again (on a "
-                       "benchmark set built with other random choices) and rewrite "
+                       help="integrity: fit the calibrated probability again (on four "
+                       "benchmark sets built with other random choices) and rewrite "
                        "simlab/duplicates/calibration.json")
     bench.add_argument("--random-state", type=int, default=None, metavar="N",
                        help="integrity, papers: random choices of the planted set "
                        "(default 0, the set thresholds were tuned on; another number is "
-                       "a held-out set; the integrity calibration is fitted on 1)")
+                       "a held-out set; the integrity calibration is fitted on 1, 3, 4 "
+                       "and 5)")
     bench.add_argument("--draws", type=_positive_int, default=1, metavar="K",
                        help="papers: generate and score K pairs of papers (random states "
                        "N, N+1, ...) and sum their counts; speed is timed on the first")
