@@ -311,3 +311,17 @@ def test_keypoints_aligned_by_chance_are_ruled_out_by_the_pixels():
                            pixels=lambda: image)
     assert flagged(match) and _hits(match, truth | {"path": ""})
     assert match.reasons[-1].startswith("pixels agree")  # found by its keypoints
+
+
+def test_a_half_turn_copy_is_not_ruled_out_by_its_outline_s_pixels():
+    from simlab.bench.pairs import _plant_copy_move
+
+    # A square of a cell field pasted turned by 180 degrees beside its source: a half
+    # turn fits either way round, its inliers lie in both copies, and their outline takes
+    # in the ground between them too, which correlated under 0.85.
+    rng = np.random.default_rng(50)
+    host = synthetic_cells(rng)
+    image, edit = _plant_copy_move(host, rng)
+    assert edit.endswith("rotate 180")
+    features = extract_features(image, copy_move=True)
+    assert flagged(find_copy_move(features, tests=1000, pixels=lambda: image))

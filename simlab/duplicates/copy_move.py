@@ -176,16 +176,26 @@ def pixel_agreement(image: np.ndarray, match: PairMatch, scale: float = 1.0
     return float((copy * source).sum()) / norm if norm > 1e-6 else None
 
 
+def _involution(match: PairMatch) -> bool:
+    """A half turn or a mirror: the transform is its own inverse, so it fits either way
+    round, and its inliers (and outlines) may lie in both copies."""
+    return abs(abs(match.rotation_degrees) - 180.0) < 2.0 or bool(match.mirrored)
+
+
 def _pixels_checked(found: list[PairMatch], features: Features,
                     pixels: Callable[[], np.ndarray]) -> list[PairMatch]:
-    """``found`` with each keypoint finding that could alarm checked against the pixels
-    (:data:`PIXEL_AGREEMENT`); the image is read once, and only when needed."""
+    """``found`` with each keypoint finding that could alarm, other than a half turn or
+    a mirror, checked against the pixels (:data:`PIXEL_AGREEMENT`); the image is read
+    once, and only when needed."""
     import dataclasses
 
     image, checked = None, []
     for match in found:
+        # Dense findings compared pixels already. A half turn's or a mirror's outline
+        # can take in both copies and the ground between them (its inliers lie in
+        # both): a planted half turn in a cell field correlated 0.84 over it.
         if match.ruled_out or match.inliers < FEWEST_INLIERS or \
-                match.reasons[0].startswith(_DENSE_REASON):  # dense: compared pixels
+                match.reasons[0].startswith(_DENSE_REASON) or _involution(match):
             checked.append(match)
             continue
         if image is None:
@@ -698,7 +708,7 @@ def rule_out_patterns(match: PairMatch, features: Features, *, min_offset: float
                 match.inliers < 12:
             ruled_out = ("JPEG blocks: a shift by whole 8-px blocks matched by few points "
                          "(compression blocks in a flat area look alike)")
-    if abs(abs(match.rotation_degrees) - 180.0) < 2.0 or match.mirrored:
+    if _involution(match):
         # Outline the two copies apart (a half turn or a mirror fits either way round).
         side_a, side_b = _oriented(np.asarray(match.points_a), np.asarray(match.points_b))
         if len(side_a) >= 3 and _overlap_share(_hull(side_a), _hull(side_b)) < \
