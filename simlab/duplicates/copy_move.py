@@ -61,7 +61,8 @@ def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold:
     is returned only when every finding is. With ``pixels`` (called with no argument,
     it returns the image the features were extracted from; read only when needed), a
     keypoint finding whose two regions' pixels do not agree is ruled out as a chance
-    alignment (:func:`pixel_agreement`).
+    alignment (:func:`pixel_agreement`; not for half turns and mirrors, whose outlines
+    may take in both copies).
 
     Returns
     -------
