@@ -132,6 +132,18 @@ def word_correspondences(words_a: np.ndarray, words_b: np.ndarray, *,
 _TABLE_KEYS = 1 << 22
 
 
+def _distinct(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Which distinct array (by identity) each of ``arrays`` is, and those arrays as
+    int64, in order of first appearance."""
+    position: dict[int, int] = {}
+    distinct = []
+    for array in arrays:
+        if id(array) not in position:
+            position[id(array)] = len(distinct)
+            distinct.append(np.asarray(array, np.int64))
+    return np.array([position[id(array)] for array in arrays], np.int64), distinct
+
+
 def word_correspondences_batch(words_a: Sequence[np.ndarray], words_b: Sequence[np.ndarray],
                                *, max_per_word: int = 3) -> list[np.ndarray]:
     """:func:`word_correspondences` of each pair ``(words_a[g], words_b[g])``, in one
@@ -145,29 +157,20 @@ def word_correspondences_batch(words_a: Sequence[np.ndarray], words_b: Sequence[
     [[[0, 1], [0, 2], [1, 0]], [[0, 0], [0, 1]]]
     """
     groups = len(words_a)
-    empty = [np.zeros((0, 2), np.int64) for _ in range(groups)]
     if not groups or not sum(len(w) for w in words_a) or not sum(len(w) for w in words_b):
-        return empty
+        return [np.zeros((0, 2), np.int64) for _ in range(groups)]
     # A search pairs a few query sides with each of its candidates: each distinct array
-    # (by identity) is sorted or counted once, not once per pair of them.
-    a_arrays: dict[int, int] = {}
-    b_arrays: dict[int, int] = {}
-    for words, seen in ((words_a, a_arrays), (words_b, b_arrays)):
-        for w in words:
-            seen.setdefault(id(w), len(seen))
-    a_list = {position: np.asarray(w, np.int64) for w in words_a
-              for position in [a_arrays[id(w)]]}
-    b_list = {position: np.asarray(w, np.int64) for w in words_b
-              for position in [b_arrays[id(w)]]}
-    span = int(max(max((int(w.max()) for w in a_list.values() if len(w)), default=0),
-                   max((int(w.max()) for w in b_list.values() if len(w)), default=0))) + 1
+    # (by identity) is converted, sorted or counted once, not once per pair of them.
+    a_of, a_list = _distinct(words_a)
+    b_of, b_list = _distinct(words_b)
+    span = int(max(max((int(w.max()) for w in a_list if len(w)), default=0),
+                   max((int(w.max()) for w in b_list if len(w)), default=0))) + 1
     # Every distinct a array sorted, end to end under one key (array, word): the b
     # words are then looked up in this small array (a few thousand keys), not b's
     # keys sorted for every group (150k for a search's shortlist, 14 ms a query).
     a_order, a_keys, a_start = [], [], np.zeros(len(a_list), np.int64)
     offset = 0
-    for position in range(len(a_list)):
-        words = a_list[position]
+    for position, words in enumerate(a_list):
         order = np.argsort(words, kind="stable")
         a_order.append(order + offset)
         a_keys.append(words[order] + position * span)
@@ -175,15 +178,13 @@ def word_correspondences_batch(words_a: Sequence[np.ndarray], words_b: Sequence[
         offset += len(words)
     a_order, a_keys = np.concatenate(a_order), np.concatenate(a_keys)
     # Words occurring more than max_per_word times in a b array are skipped there.
-    allowed = {position: np.bincount(words, minlength=span)[words] <= max_per_word
-               if len(words) else np.zeros(0, bool) for position, words in b_list.items()}
-    group_b = [np.flatnonzero(allowed[b_arrays[id(words_b[g])]]) for g in range(groups)]
-    lengths = np.array([len(kept) for kept in group_b], np.int64)
+    kept = [np.flatnonzero(np.bincount(words, minlength=span)[words] <= max_per_word)
+            for words in b_list]
+    group_b = [kept[position] for position in b_of]
+    lengths = np.array([len(indices) for indices in group_b], np.int64)
     index_b = np.concatenate(group_b)
     owner = np.repeat(np.arange(groups), lengths)
-    a_of = np.array([a_arrays[id(w)] for w in words_a], np.int64)
-    b_words = np.concatenate([b_list[b_arrays[id(words_b[g])]][group_b[g]]
-                              for g in range(groups)])
+    b_words = np.concatenate([b_list[position][kept[position]] for position in b_of])
     keys = b_words + a_of[owner] * span
     if len(a_list) * span <= _TABLE_KEYS:
         # Where each key's run starts in a_keys, for every key: two gathers instead of
@@ -198,8 +199,8 @@ def word_correspondences_batch(words_a: Sequence[np.ndarray], words_b: Sequence[
     index_a = a_order[np.repeat(low, counts) + within] - a_start[a_of[owner]].repeat(counts)
     index_b, owner = index_b.repeat(counts), owner.repeat(counts)
     # Ordered by group, then a's keypoint, then b's (as one sort of each group would).
-    width_b = int(max((len(w) for w in b_list.values()), default=0)) + 1
-    width_a = int(max((len(w) for w in a_list.values()), default=0)) + 1
+    width_b = max(len(w) for w in b_list) + 1
+    width_a = max(len(w) for w in a_list) + 1
     order = np.argsort((owner * width_a + index_a) * width_b + index_b, kind="stable")
     pairs = np.stack([index_a[order], index_b[order]], axis=1)
     ends = np.cumsum(np.bincount(owner, minlength=groups))
