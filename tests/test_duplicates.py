@@ -473,6 +473,61 @@ def test_pruning_keeps_few_candidates_and_the_mirrored_one(panel):
     assert candidates[0][:3] == (6, 7, True)  # the best candidate is the mirrored copy
 
 
+@pytest.mark.parametrize("method", ["rootsift", "sift"])
+def test_features_held_as_sift_bytes_give_the_same_answers(method, panel):
+    """encode_folder holds SIFT as uint8 (a quarter of float32's memory): every matcher
+    expands it to exactly the descriptors extract_features gives, so the candidates,
+    the verification and the copy-move search are those of float32 features."""
+    from simlab.bow import train_vocabulary
+    from simlab.duplicates.prune import DescriptorPool
+    from simlab.local import check_features
+    from simlab.local.extract import matched_descriptors, root_descriptors
+
+    # A copy-move, for the last check: in the rocket photograph, whose copied region's
+    # keypoints repeat at 2 other offsets in RootSIFT but at 3 in plain SIFT.
+    forged = samples.sample_image("rocket", max_side=SIDE).copy()
+    forged[-70:-10, 120:180] = forged[10:70, 20:80]
+    images = [samples.sample_image(n, max_side=SIDE) for n in ("camera", "coins")]
+    images += [panel, forged, samples.rotate(samples.flip(panel), 90)]
+    full = [duplicates.extract_features(image, method=method, copy_move=True)
+            for image in images]
+    held = [duplicates.extract_features(image, method=method, copy_move=True, compact=True)
+            for image in images]
+    assert all(h["descriptors"].dtype == np.uint8 for h in held)
+    assert all(f["descriptors"].dtype == np.float32 for f in full)
+    for f, h in zip(full, held):
+        assert np.array_equal(check_features(h, job="pairs")["descriptors"], f["descriptors"])
+    # The in-place expansion is RootSIFT bit for bit, empty histograms included.
+    noise = np.random.default_rng(0).integers(0, 256, (300, 128)).astype(np.uint8)
+    noise[:3] = 0
+    assert np.array_equal(matched_descriptors(noise, method), root_descriptors(
+        noise.astype(np.float32)) if method == "rootsift" else noise.astype(np.float32))
+
+    # The pruning: the same vocabulary from a pool never concatenated, the same pairs.
+    sets = [f["descriptors"] for f in full]
+    pool = DescriptorPool([h["descriptors"] for h in held], method)
+    assert len(pool) == sum(len(s) for s in sets)
+    for size in (len(pool) // 3, 10 ** 6):  # sampled, and taken whole
+        a = train_vocabulary(np.concatenate(sets), words=512, sample=size, seed=3)
+        b = train_vocabulary(pool, words=512, sample=size, seed=3)
+        assert np.array_equal(a.top, b.top) and np.array_equal(a.sub, b.sub)
+    assert duplicates.candidate_pairs([h["descriptors"] for h in held], neighbours=3,
+                                      kind=method) == \
+        duplicates.candidate_pairs(sets, neighbours=3)
+
+    # Verification of the mirrored, turned copy, and the copy-move inside the forgery.
+    pair = [duplicates.verify_pair(x[2], x[4], mirrored=True) for x in (full, held)]
+    assert pair[0].kind == "mirror" and pair[0].inliers > 20
+    assert pair[1].inliers == pair[0].inliers and np.array_equal(pair[1].matrix,
+                                                                 pair[0].matrix)
+    moved = [duplicates.find_copy_move(x[3], tests=10) for x in (full, held)]
+    assert moved[0].kind == "copy-move"
+    if method == "rootsift":
+        assert "repeats at 2 other offsets" in moved[0].ruled_out
+    assert (moved[1].inliers, moved[1].reasons, moved[1].ruled_out, moved[1].log_nfa) == \
+        (moved[0].inliers, moved[0].reasons, moved[0].ruled_out, moved[0].log_nfa)
+
+
 def test_a_list_of_paths_works_like_a_folder(figure_folder, tmp_path):
     _, paths, _ = figure_folder
     missing = tmp_path / "gone.png"

@@ -175,7 +175,10 @@ def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: 
     Parameters
     ----------
     descriptors : ndarray, shape (N, D)
-        Training descriptors (RootSIFT, SIFT...).
+        Training descriptors (RootSIFT, SIFT...); or any object with ``len()`` whose
+        rows an integer array indexes (``pool[rows]``, a float32 array of them), such
+        as :class:`~simlab.duplicates.prune.DescriptorPool`: only the sample is then
+        ever held.
     words : int
         Wanted number of words. Fewer are made when there are fewer than
         ``min_per_word * words`` descriptors (a word learnt from one descriptor is noise).
@@ -205,16 +208,23 @@ def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: 
     >>> train_vocabulary(rng.random((500, 4), np.float32), words=1000).words <= 125
     True
     """
-    descriptors = np.asarray(descriptors, np.float32)
-    if descriptors.ndim != 2 or len(descriptors) == 0:
+    # A pool (not an array or a list) is sampled before anything is gathered from it.
+    pooled = not isinstance(descriptors, (np.ndarray, list, tuple)) and hasattr(
+        descriptors, "__getitem__") and hasattr(descriptors, "__len__")
+    if not pooled:
+        descriptors = np.asarray(descriptors, np.float32)
+    elif len(descriptors) <= sample:
+        descriptors = np.asarray(descriptors[np.arange(len(descriptors))], np.float32)
+    if (not pooled and descriptors.ndim != 2) or len(descriptors) == 0:
         raise InvalidParameterError(
             f"a vocabulary needs descriptors of shape (N, D) with N > 0, got "
-            f"{descriptors.shape}; index images that have keypoints (not flat images)")
-    if words < 1:
-        raise InvalidParameterError(f"words must be at least 1, got {words}")
+            f"{np.shape(descriptors)}; index images that have keypoints (not flat images)")
     rng = np.random.default_rng(seed)
     if len(descriptors) > sample:
-        descriptors = descriptors[rng.choice(len(descriptors), sample, replace=False)]
+        descriptors = np.asarray(
+            descriptors[rng.choice(len(descriptors), sample, replace=False)], np.float32)
+    if words < 1:
+        raise InvalidParameterError(f"words must be at least 1, got {words}")
     # Mirror closure trains on the descriptors and their mirrors: twice the members.
     copies = 2 if mirror_closed else 1
     words = max(1, min(int(words), copies * len(descriptors) // max(1, min_per_word)))

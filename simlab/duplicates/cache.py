@@ -46,7 +46,8 @@ __all__ = ["FeatureCache", "ResultStore", "key_of", "load_candidates", "save_can
 #: 2: dense copy-move looks 4 px around in smooth images; vocabularies learnt by Lloyd.
 #: 3: dense copy-move applies the sub-pixel part of its candidate shifts.
 #: 4: keypoint copy-moves are checked against the pixels (stored results changed).
-CACHE_VERSION = 4
+#: 5: descriptors held as SIFT's bytes (a quarter of the size; RootSIFT where matched).
+CACHE_VERSION = 5
 #: The cache's folder inside the output folder of ``simlab pairs`` (the default place).
 DEFAULT_NAME = "cache"
 

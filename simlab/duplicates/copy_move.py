@@ -88,8 +88,10 @@ def find_copy_move(features: Features, *, ratio: float = 0.75, ransac_threshold:
     >>> match.kind, match.inliers >= 8, abs(round(match.rotation_degrees)), match.log_nfa < -5
     ('copy-move', True, 90, True)
     """
-    from ..local import can_mirror
+    from ..local import can_mirror, check_features
 
+    # Once for every step below: SIFT held as bytes becomes the descriptors matched.
+    features = check_features(features, job="copy-move", label=name)
     searches = [False] + ([True] if mirrored and can_mirror(features) else [])
     dense = "copy_move_points_a" in features
     # Every search is a comparison: the significance pays for all of them.
@@ -595,9 +597,11 @@ def _repeats(features: Features, region: np.ndarray, match, *, min_offset: float
     import cv2
 
     from ..local import distinct
+    from ..local.extract import matched_descriptors
 
     points = np.asarray(features["points"], np.float64)
-    descriptors = np.asarray(features["descriptors"], np.float32)
+    descriptors = np.asarray(matched_descriptors(np.asarray(features["descriptors"]), str(
+        features.get("descriptor", "rootsift"))), np.float32)  # SIFT's bytes expanded
     if len(region) < 3 or len(points) < 4:
         return 0
     contour = np.asarray(region, np.float32).reshape(-1, 1, 2)

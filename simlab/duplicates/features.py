@@ -25,7 +25,8 @@ METHODS = ("rootsift", "sift")
 def extract_features(image: np.ndarray, *, method: str = "rootsift",
                      max_keypoints: int = 1000, contrast_threshold: float = 0.01,
                      scale: float = 1.0, copy_move: bool = False,
-                     fine_octave_below: int | None = None) -> Features:
+                     fine_octave_below: int | None = None, compact: bool = False
+                     ) -> Features:
     """Keypoints and descriptors of one RGB image, as arrays a cache can store.
 
     :func:`simlab.local.extract_local` with the duplicate finder's options: the grey
@@ -49,6 +50,12 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
         Also look for a region repeated inside the image by dense matching (see
         :func:`simlab.duplicates.find_copy_move`), which needs the pixels; about 40 ms
         for a 300-px image.
+    compact : bool
+        Hold the descriptors as SIFT's bytes (:func:`simlab.local.extract.sift_bytes`:
+        uint8, a quarter of float32's memory, nothing lost), with ``descriptor``
+        still naming the kind matched; every matcher of the package expands them
+        (:func:`simlab.local.check_features`). How :func:`encode_folder` keeps a large
+        folder's features in memory and in its cache.
 
     Returns
     -------
@@ -65,18 +72,25 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
     >>> f = extract_features(samples.sample_image("camera", max_side=128))
     >>> f["descriptors"].shape[1], f["shape"].tolist()
     (128, [128, 128])
+    >>> extract_features(samples.sample_image("camera", max_side=128),
+    ...                  compact=True)["descriptors"].dtype
+    dtype('uint8')
     """
     import cv2
 
-    from ..local.extract import extract_local, stretch_contrast
+    from ..local.extract import extract_local, sift_bytes, stretch_contrast
 
     if method not in METHODS:
         raise InvalidParameterError(
             f"duplicates needs a SIFT-layout method; got {method!r}, try one of: "
             f"{', '.join(METHODS)}")
-    features = extract_local(image, descriptor=method, max_keypoints=max_keypoints,
+    features = extract_local(image, descriptor="sift" if compact else method,
+                             max_keypoints=max_keypoints,
                              contrast_threshold=contrast_threshold, stretch=True,
                              fine_octave_below=fine_octave_below, scale=scale)
+    if compact:
+        features["descriptors"] = sift_bytes(features["descriptors"])
+        features["descriptor"] = np.array(method)
     if copy_move:
         from .copy_move import dense_copy_move
 
@@ -148,7 +162,9 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
     Returns
     -------
     features : dict
-        Path (as given by :func:`simlab.list_images`) to its features.
+        Path (as given by :func:`simlab.list_images`) to its features, descriptors
+        held as SIFT's bytes (``compact``, see :func:`extract_features`): 20,000
+        images' features take about 0.8 GB instead of 2.9 GB.
     skipped : list of dict
         ``{"path", "reason"}`` for each file that could not be read; never raises for one.
 
@@ -165,7 +181,7 @@ def encode_folder(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLik
 
     options: dict[str, Any] = {"method": method, "max_keypoints": max_keypoints,
                                "contrast_threshold": contrast_threshold,
-                               "copy_move": copy_move}
+                               "copy_move": copy_move, "compact": True}
     # Bad options raise here, before any file (the dense search needs no check).
     extract_features(np.zeros((16, 16, 3), np.uint8), **{**options, "copy_move": False})
 

@@ -199,7 +199,7 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         candidates = load_candidates(on_disk.directory, folder_key)
     if candidates is None:
         candidates = candidate_pairs([known[p]["descriptors"] for p in names],
-                                     neighbours=neighbours, seed=seed)
+                                     neighbours=neighbours, seed=seed, kind=method)
         if on_disk is not None:
             save_candidates(on_disk.directory, folder_key, candidates)
     seconds["prune"] = time.perf_counter() - clock
@@ -304,8 +304,9 @@ class _Deferred(dict):
     def __init__(self, known, cache, max_side, options):
         super().__init__(known)
         self._cache, self._max_side = cache, max_side
-        self._options = {k: options[k] for k in ("method", "max_keypoints",
-                                                 "contrast_threshold", "copy_move")}
+        self._options = {**{k: options[k] for k in ("method", "max_keypoints",
+                                                    "contrast_threshold", "copy_move")},
+                         "compact": True}  # as encode_folder extracts
 
     def __missing__(self, path):
         from pathlib import Path

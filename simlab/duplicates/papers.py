@@ -152,7 +152,8 @@ def collect_items(pdf: str | os.PathLike, *, dpi: float = 150, split: bool = Tru
     sources: dict[str, dict[str, Any]] = {}
     summary: dict[str, Any] = {"pages": 0, "figures": 0, "panels": 0, "empty": []}
     options = dict(method=method, max_keypoints=max_keypoints,
-                   contrast_threshold=contrast_threshold, copy_move=copy_move)
+                   contrast_threshold=contrast_threshold, copy_move=copy_move,
+                   compact=True)  # SIFT's bytes, as encode_folder holds them
 
     def extract(key: str, pixels: np.ndarray):
         image, scale = load_scaled(np.ascontiguousarray(pixels), max_side, name=key)
