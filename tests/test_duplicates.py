@@ -478,8 +478,7 @@ def test_features_held_as_sift_bytes_give_the_same_answers(method, panel):
     """encode_folder holds SIFT as uint8 (a quarter of float32's memory): every matcher
     expands it to exactly the descriptors extract_features gives, so the candidates,
     the verification and the copy-move search are those of float32 features."""
-    from simlab.bow import train_vocabulary
-    from simlab.duplicates.prune import DescriptorPool
+    from simlab.bow import DescriptorPool, train_vocabulary
     from simlab.local import check_features
     from simlab.local.extract import matched_descriptors, root_descriptors
 

@@ -17,7 +17,8 @@ Examples
 
 from .fusion import FUSION_K, rank_fusion
 from .inverted import InvertedFile
-from .vocabulary import Vocabulary, lloyd, mirrored_words, nearest_centre, train_vocabulary
+from .vocabulary import (DescriptorPool, Vocabulary, lloyd, mirrored_words, nearest_centre,
+                         train_vocabulary)
 
-__all__ = ["Vocabulary", "train_vocabulary", "mirrored_words", "nearest_centre", "lloyd",
-           "InvertedFile", "rank_fusion", "FUSION_K"]
+__all__ = ["Vocabulary", "train_vocabulary", "DescriptorPool", "mirrored_words",
+           "nearest_centre", "lloyd", "InvertedFile", "rank_fusion", "FUSION_K"]

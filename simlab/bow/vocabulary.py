@@ -22,13 +22,15 @@ found without assigning anything twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import InvalidParameterError
 from ..parallel import one_blas_thread
 
-__all__ = ["Vocabulary", "train_vocabulary", "mirrored_words", "nearest_centre", "lloyd"]
+__all__ = ["Vocabulary", "train_vocabulary", "DescriptorPool", "mirrored_words",
+           "nearest_centre", "lloyd"]
 
 
 def nearest_centre(descriptors: np.ndarray, centres: np.ndarray, *,
@@ -164,6 +166,71 @@ def lloyd(points: np.ndarray, count: int, rng: np.random.Generator,
     return centres
 
 
+#: Descriptors assigned to words at a time: the float32 copy stays about 100 MB.
+_ASSIGNED_AT_ONCE = 200_000
+
+
+class DescriptorPool:
+    """Many images' descriptors seen as one ``(N, 128)`` pool, never concatenated.
+
+    Rows are gathered (and expanded from SIFT's bytes, see
+    :func:`simlab.local.extract.matched_descriptors`) only when indexed, so
+    :func:`train_vocabulary`'s sample of 100,000 rows costs 51 MB however large the
+    folder, and :meth:`assign` converts a few hundred thousand rows at a time. The
+    duplicate finder's pruning uses it: a concatenated float32 pool of 20,000 images
+    took 2.8 GB, and twice that while it was converted. ``kind`` (``"rootsift"`` or
+    ``"sift"``) says how bytes are expanded; float descriptors are taken as they are.
+
+    Examples
+    --------
+    >>> sets = [np.array([[1, 3]], np.uint8), np.zeros((0, 2), np.uint8),
+    ...         np.array([[4, 0], [0, 9]], np.uint8)]
+    >>> pool = DescriptorPool(sets, "sift")
+    >>> len(pool), pool[np.array([2, 0])].tolist()
+    (3, [[0.0, 9.0], [1.0, 3.0]])
+    """
+
+    def __init__(self, descriptor_sets: Sequence[np.ndarray], kind: str = "rootsift"):
+        self.sets, self.kind = descriptor_sets, kind
+        self.bounds = np.cumsum([0] + [len(d) for d in descriptor_sets])
+
+    def __len__(self) -> int:
+        return int(self.bounds[-1])
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        from ..local.extract import matched_descriptors
+
+        rows = np.asarray(rows, np.int64)
+        owners = np.searchsorted(self.bounds, rows, side="right") - 1
+        width = self.sets[int(owners[0])].shape[1] if len(rows) else 128
+        out = np.empty((len(rows), width), np.float32)
+        for owner in np.unique(owners):
+            mine = np.flatnonzero(owners == owner)
+            held = self.sets[owner][rows[mine] - self.bounds[owner]]
+            out[mine] = matched_descriptors(held, self.kind)
+        return out
+
+    def assign(self, vocabulary) -> list[np.ndarray]:
+        """Each set's words, assigned a few hundred thousand rows at a time."""
+        from ..local.extract import matched_descriptors
+
+        words: list[np.ndarray] = []
+        start = 0
+        while start < len(self.sets):
+            stop, rows = start, 0
+            while stop < len(self.sets) and (rows == 0 or rows + len(self.sets[stop])
+                                             <= _ASSIGNED_AT_ONCE):
+                rows += len(self.sets[stop])
+                stop += 1
+            chunk = [matched_descriptors(np.asarray(d), self.kind)
+                     for d in self.sets[start:stop]]
+            found = vocabulary.assign(np.concatenate(chunk).astype(np.float32, copy=False)
+                                      if rows else np.zeros((0, 128), np.float32))
+            words.extend(np.split(found, np.cumsum([len(d) for d in chunk])[:-1]))
+            start = stop
+        return words
+
+
 def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: int | None = None,
                      seed: int = 0, sample: int = 120_000, min_per_word: int = 4,
                      iterations: int = 5, mirror_closed: bool = False) -> Vocabulary:
@@ -177,8 +244,7 @@ def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: 
     descriptors : ndarray, shape (N, D)
         Training descriptors (RootSIFT, SIFT...); or any object with ``len()`` whose
         rows an integer array indexes (``pool[rows]``, a float32 array of them), such
-        as :class:`~simlab.duplicates.prune.DescriptorPool`: only the sample is then
-        ever held.
+        as :class:`DescriptorPool`: only the sample is then ever held.
     words : int
         Wanted number of words. Fewer are made when there are fewer than
         ``min_per_word * words`` descriptors (a word learnt from one descriptor is noise).
@@ -219,12 +285,12 @@ def train_vocabulary(descriptors: np.ndarray, *, words: int = 20_480, branches: 
         raise InvalidParameterError(
             f"a vocabulary needs descriptors of shape (N, D) with N > 0, got "
             f"{np.shape(descriptors)}; index images that have keypoints (not flat images)")
+    if words < 1:
+        raise InvalidParameterError(f"words must be at least 1, got {words}")
     rng = np.random.default_rng(seed)
     if len(descriptors) > sample:
         descriptors = np.asarray(
             descriptors[rng.choice(len(descriptors), sample, replace=False)], np.float32)
-    if words < 1:
-        raise InvalidParameterError(f"words must be at least 1, got {words}")
     # Mirror closure trains on the descriptors and their mirrors: twice the members.
     copies = 2 if mirror_closed else 1
     words = max(1, min(int(words), copies * len(descriptors) // max(1, min_per_word)))

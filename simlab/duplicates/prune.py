@@ -12,75 +12,12 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["candidate_pairs", "DescriptorPool"]
+__all__ = ["candidate_pairs"]
 
 #: Vocabulary of the pruning: 128 learnt cells of 128 words each, and their mirrors,
 #: from 100,000 descriptors in 4 k-means steps per level. A rough vocabulary suffices to
 #: rank candidates (the verifier decides), and its training is the pruning's main cost.
 WORDS, BRANCHES, SAMPLE, ITERATIONS = 2 * 128 * 128, 128, 100_000, 4
-#: Descriptors assigned to words at a time: the float32 copy stays about 100 MB.
-_ASSIGNED_AT_ONCE = 200_000
-
-
-class DescriptorPool:
-    """Many images' descriptors seen as one ``(N, 128)`` pool, never concatenated.
-
-    Rows are gathered (and expanded from SIFT's bytes, see
-    :func:`simlab.local.extract.matched_descriptors`) only when indexed, so a
-    vocabulary's sample of 100,000 rows costs 51 MB however large the folder; a
-    concatenated float32 pool of 20,000 images took 2.8 GB, and twice that while it
-    was converted.
-
-    Examples
-    --------
-    >>> sets = [np.array([[1, 3]], np.uint8), np.zeros((0, 2), np.uint8),
-    ...         np.array([[4, 0], [0, 9]], np.uint8)]
-    >>> pool = DescriptorPool(sets, "sift")
-    >>> len(pool), pool[np.array([2, 0])].tolist()
-    (3, [[0.0, 9.0], [1.0, 3.0]])
-    """
-
-    def __init__(self, descriptor_sets: Sequence[np.ndarray], kind: str = "rootsift"):
-        self.sets, self.kind = descriptor_sets, kind
-        self.bounds = np.cumsum([0] + [len(d) for d in descriptor_sets])
-
-    def __len__(self) -> int:
-        return int(self.bounds[-1])
-
-    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        from ..local.extract import matched_descriptors
-
-        rows = np.asarray(rows, np.int64)
-        owners = np.searchsorted(self.bounds, rows, side="right") - 1
-        width = self.sets[int(owners[0])].shape[1] if len(rows) else 128
-        out = np.empty((len(rows), width), np.float32)
-        for owner in np.unique(owners):
-            mine = np.flatnonzero(owners == owner)
-            held = self.sets[owner][rows[mine] - self.bounds[owner]]
-            out[mine] = matched_descriptors(held, self.kind)
-        return out
-
-    def assign(self, vocabulary) -> list[np.ndarray]:
-        """Each set's words, assigned a few hundred thousand rows at a time."""
-        from ..local.extract import matched_descriptors
-
-        words: list[np.ndarray] = []
-        start = 0
-        while start < len(self.sets):
-            stop, rows = start, 0
-            while stop < len(self.sets) and (rows == 0 or rows + len(self.sets[stop])
-                                             <= _ASSIGNED_AT_ONCE):
-                rows += len(self.sets[stop])
-                stop += 1
-            chunk = [matched_descriptors(np.asarray(d), self.kind)
-                     for d in self.sets[start:stop]]
-            found = vocabulary.assign(np.concatenate(chunk).astype(np.float32, copy=False)
-                                      if rows else np.zeros((0, 128), np.float32))
-            words.extend(np.split(found, np.cumsum([len(d) for d in chunk])[:-1]))
-            start = stop
-        return words
-
-
 def candidate_pairs(descriptor_sets: Sequence[np.ndarray], *, neighbours: int = 6,
                     min_similarity: float = 0.02, seed: int = 0, kind: str = "rootsift"
                     ) -> list[tuple[int, int, bool, float]]:
@@ -108,7 +45,7 @@ def candidate_pairs(descriptor_sets: Sequence[np.ndarray], *, neighbours: int = 
     >>> candidate_pairs([a, mirror_descriptors(a), b], neighbours=1)[0][:3]
     (0, 1, True)
     """
-    from ..bow import InvertedFile, mirrored_words, train_vocabulary
+    from ..bow import DescriptorPool, InvertedFile, mirrored_words, train_vocabulary
     from ..parallel import one_blas_thread
 
     count = len(descriptor_sets)
