@@ -18,6 +18,8 @@ __all__ = ["candidate_pairs"]
 #: from 100,000 descriptors in 4 k-means steps per level. A rough vocabulary suffices to
 #: rank candidates (the verifier decides), and its training is the pruning's main cost.
 WORDS, BRANCHES, SAMPLE, ITERATIONS = 2 * 128 * 128, 128, 100_000, 4
+
+
 def candidate_pairs(descriptor_sets: Sequence[np.ndarray], *, neighbours: int = 6,
                     min_similarity: float = 0.02, seed: int = 0, kind: str = "rootsift"
                     ) -> list[tuple[int, int, bool, float]]:
