@@ -479,6 +479,7 @@ def test_features_held_as_sift_bytes_give_the_same_answers(method, panel):
     expands it to exactly the descriptors extract_features gives, so the candidates,
     the verification and the copy-move search are those of float32 features."""
     from simlab.bow import DescriptorPool, train_vocabulary
+    from simlab.duplicates.copy_move import rule_out_patterns
     from simlab.local import check_features
     from simlab.local.extract import matched_descriptors, root_descriptors
 
@@ -525,6 +526,12 @@ def test_features_held_as_sift_bytes_give_the_same_answers(method, panel):
         assert "repeats at 2 other offsets" in moved[0].ruled_out
     assert (moved[1].inliers, moved[1].reasons, moved[1].ruled_out, moved[1].log_nfa) == \
         (moved[0].inliers, moved[0].reasons, moved[0].ruled_out, moved[0].log_nfa)
+    # The rule-outs called on their own take bytes too.
+    found = duplicates.find_copy_move(full[3], tests=10, rule_out=False)
+    again = [rule_out_patterns(found, x[3], dense=found.reasons[0].startswith("dense"))
+             for x in (full, held)]
+    assert again[0].ruled_out.startswith("periodic")
+    assert (again[1].ruled_out, again[1].reasons) == (again[0].ruled_out, again[0].reasons)
 
 
 def test_a_list_of_paths_works_like_a_folder(figure_folder, tmp_path):

@@ -597,11 +597,9 @@ def _repeats(features: Features, region: np.ndarray, match, *, min_offset: float
     import cv2
 
     from ..local import distinct
-    from ..local.extract import matched_descriptors
 
     points = np.asarray(features["points"], np.float64)
-    descriptors = np.asarray(matched_descriptors(np.asarray(features["descriptors"]), str(
-        features.get("descriptor", "rootsift"))), np.float32)  # SIFT's bytes expanded
+    descriptors = np.asarray(features["descriptors"], np.float32)
     if len(region) < 3 or len(points) < 4:
         return 0
     contour = np.asarray(region, np.float32).reshape(-1, 1, 2)
@@ -672,8 +670,12 @@ def rule_out_patterns(match: PairMatch, features: Features, *, min_offset: float
     """
     import dataclasses
 
+    from ..local import check_features
+
     if match.kind == "none" or match.matrix is None:
         return match
+    # SIFT held as bytes becomes the descriptors matched (the periodicity test reads them).
+    features = check_features(features, job="copy-move", label=match.a)
     scale = float(features.get("scale", 1.0))
     shrink = np.diag([scale, scale, 1.0])
     extracted = shrink @ np.asarray(match.matrix, np.float64) @ np.linalg.inv(shrink)
