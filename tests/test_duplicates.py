@@ -473,6 +473,16 @@ def test_pruning_keeps_few_candidates_and_the_mirrored_one(panel):
     assert candidates[0][:3] == (6, 7, True)  # the best candidate is the mirrored copy
 
 
+def test_pruning_on_threads_gives_the_candidates_of_one_thread(panel):
+    """Over 512 images the similarities come in several blocks of rows, computed on
+    threads and merged in order: the same pairs, in the same order, as one thread."""
+    rng = np.random.default_rng(5)
+    sift = duplicates.extract_features(panel, compact=True)["descriptors"]
+    sets = [sift[rng.choice(len(sift), 30, replace=False)] for _ in range(700)]
+    one = duplicates.candidate_pairs(sets, neighbours=3, workers=1)
+    assert len(one) > 700 and one == duplicates.candidate_pairs(sets, neighbours=3, workers=2)
+
+
 @pytest.mark.parametrize("method", ["rootsift", "sift"])
 def test_features_held_as_sift_bytes_give_the_same_answers(method, panel):
     """encode_folder holds SIFT as uint8 (a quarter of float32's memory): every matcher

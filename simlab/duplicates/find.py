@@ -199,7 +199,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
         candidates = load_candidates(on_disk.directory, folder_key)
     if candidates is None:
         candidates = candidate_pairs([known[p]["descriptors"] for p in names],
-                                     neighbours=neighbours, seed=seed, kind=method)
+                                     neighbours=neighbours, seed=seed, kind=method,
+                                     workers=workers)
         if on_disk is not None:
             save_candidates(on_disk.directory, folder_key, candidates)
     seconds["prune"] = time.perf_counter() - clock
