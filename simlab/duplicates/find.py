@@ -80,7 +80,8 @@ def find(folder_or_paths: str | os.PathLike | Iterable[str | os.PathLike], *,
     ratio, ransac_threshold : float
         Lowe's ratio test and the RANSAC inlier distance (extracted pixels).
     workers : int
-        Threads for extraction and verification (OpenCV releases the GIL).
+        Threads for extraction, pruning and verification (OpenCV, the sparse products
+        and the partitions release the GIL).
     progress : bool
         Show progress bars (tqdm; on stderr, or widgets in Jupyter).
     features : dict, optional
