@@ -84,8 +84,8 @@ def candidate_pairs(descriptor_sets: Sequence[np.ndarray], *, neighbours: int = 
         return top, np.take_along_axis(both, top, axis=1)
 
     # Blocks on ``workers`` threads (the sparse products and the partition run without
-    # the GIL: 20,000 images' pruning took 113 s on one thread, 64 s on two), merged in
-    # block order, as one thread would.
+    # the GIL: 20,000 images' pruning took 86 s on one thread), merged in block order,
+    # as one thread would.
     starts = list(range(0, count, block))
     best: dict[tuple[int, int, bool], float] = {}
     for start, (top, values) in zip(starts, parallel_map(nearest, starts, workers=workers,
