@@ -484,6 +484,21 @@ def test_pruning_on_threads_gives_the_candidates_of_one_thread(panel):
 
 
 @pytest.mark.parametrize("method", ["rootsift", "sift"])
+def test_compact_features_that_are_not_bytes_stay_the_kind_they_name(method, panel,
+                                                                     monkeypatch):
+    """Descriptors that are not whole numbers 0-255 stay float32: then they must already
+    be the kind ``descriptor`` names, since only bytes are expanded where matched."""
+    from simlab.local import check_features, extract
+
+    full = duplicates.extract_features(panel, method=method)
+    monkeypatch.setattr(extract, "sift_bytes", lambda descriptors: descriptors)
+    held = duplicates.extract_features(panel, method=method, compact=True)
+    assert held["descriptors"].dtype == np.float32 and str(held["descriptor"]) == method
+    assert np.array_equal(check_features(held, job="pairs")["descriptors"],
+                          full["descriptors"])
+
+
+@pytest.mark.parametrize("method", ["rootsift", "sift"])
 def test_features_held_as_sift_bytes_give_the_same_answers(method, panel):
     """encode_folder holds SIFT as uint8 (a quarter of float32's memory): every matcher
     expands it to exactly the descriptors extract_features gives, so the candidates,

@@ -78,7 +78,8 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
     """
     import cv2
 
-    from ..local.extract import extract_local, sift_bytes, stretch_contrast
+    from ..local.extract import (extract_local, root_descriptors, sift_bytes,
+                                 stretch_contrast)
 
     if method not in METHODS:
         raise InvalidParameterError(
@@ -89,7 +90,11 @@ def extract_features(image: np.ndarray, *, method: str = "rootsift",
                              contrast_threshold=contrast_threshold, stretch=True,
                              fine_octave_below=fine_octave_below, scale=scale)
     if compact:
-        features["descriptors"] = sift_bytes(features["descriptors"])
+        held = sift_bytes(features["descriptors"])
+        # Not whole numbers 0-255 (another extractor): kept as float32 in the kind that
+        # ``descriptor`` names, since only bytes are expanded where they are matched.
+        features["descriptors"] = held if held.dtype == np.uint8 or method == "sift" \
+            else root_descriptors(held)
         features["descriptor"] = np.array(method)
     if copy_move:
         from .copy_move import dense_copy_move
